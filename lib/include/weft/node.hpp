@@ -1,0 +1,87 @@
+// The node every process embeds: it publishes and subscribes over ZeroMQ.
+//
+//   weft::NodeOptions options;
+//   options.bind = {"tcp://127.0.0.1:*"};
+//   weft::Node node(options);
+//   node.publish("telemetry.host1.cpu", weft::as_bytes("42"));
+//
+// Every member function is safe to call from any thread. One I/O thread owns the node's sockets; handlers run
+// on a dispatcher thread (or the executor in NodeOptions), never on the I/O thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weft/message.hpp"
+#include "weft/options.hpp"
+#include "weft/stats.hpp"
+#include "weft/status.hpp"
+#include "weft/subscription.hpp"
+
+namespace weft {
+
+namespace detail {
+class NodeCore;
+}
+
+class Node {
+ public:
+  // Binds and connects as the options say and starts the node's threads. Throws weft::Error when the options
+  // are invalid or an endpoint cannot be bound.
+  explicit Node(NodeOptions options);
+  // Waits up to options.linger for queued publications to leave, then stops the threads.
+  ~Node();
+  Node(Node&&) noexcept;
+  Node& operator=(Node&&) noexcept;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Best effort, at most once. Ok once the message is queued for sending. Errors: invalid-argument (bad
+  // subject or headers, envelope over max_frame_size), back-pressure (kDrop and the queue is full), timeout
+  // (kBlock and no room within block_timeout), closed.
+  Status publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers = {});
+  Status publish(std::string_view subject, std::string_view text, const Headers& headers = {}) {
+    return publish(subject, as_bytes(text), headers);
+  }
+
+  // Delivers every message whose subject matches the pattern to the handler, until the Subscription is
+  // destroyed. Errors: invalid-argument (bad pattern, empty handler), closed.
+  Result<Subscription> subscribe(std::string_view pattern, Handler handler);
+
+  // Waits until peers hold at least `count` subscription filters that overlap the subject or pattern: the cure
+  // for ZeroMQ's slow joiner, whose first messages are lost while its subscription is still on its way.
+  // Ok, or timeout (the message says how many there were).
+  Status wait_for_subscribers(std::string_view subject_or_pattern, std::size_t count,
+                              std::chrono::milliseconds timeout);
+
+  // Waits until every message accepted so far has been handed to ZeroMQ (or dropped, counted). Ok or timeout.
+  Status flush(std::chrono::milliseconds timeout);
+
+  // Adds a connection at run time (as NodeOptions::connect) or removes one.
+  Status connect(std::string_view endpoint);
+  Status disconnect(std::string_view endpoint);
+
+  // The endpoints this node publishes on, with wildcards resolved ("tcp://127.0.0.1:41237").
+  [[nodiscard]] std::vector<std::string> endpoints() const;
+  // The endpoints its subscriber side listens on (NodeOptions::subscriber_bind), resolved.
+  [[nodiscard]] std::vector<std::string> subscriber_endpoints() const;
+
+  [[nodiscard]] NodeStats stats() const;
+  // A random 64-bit id, new every time a node starts; it is also the stream of its best-effort messages.
+  [[nodiscard]] std::uint64_t id() const noexcept;
+  [[nodiscard]] const std::string& name() const noexcept;
+
+  // Refuses new work from now on and never blocks; the destructor still flushes and stops.
+  void close() noexcept;
+
+ private:
+  std::shared_ptr<detail::NodeCore> core_;
+};
+
+}  // namespace weft

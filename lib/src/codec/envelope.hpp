@@ -1,0 +1,69 @@
+// The envelope codec: encodes one envelope with msgpack-c's packer and decodes in place with its visitor
+// parser (no copies, no allocation on the happy path). The decoder trusts nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weft/message.hpp"
+
+namespace weft::detail {
+
+using ByteBuffer = std::vector<std::byte>;
+
+struct OutgoingEnvelope {
+  std::uint64_t stream = 0;
+  std::uint64_t sequence = 0;
+  std::string_view subject;
+  std::int64_t timestamp_ns = 0;
+  const Headers* headers = nullptr;  // may be null: no headers
+  std::span<const std::byte> payload;
+};
+
+// Appends the envelope to `out`.
+void encode_envelope(ByteBuffer& out, const OutgoingEnvelope& envelope);
+
+// The exact number of bytes encode_envelope appends.
+std::size_t encoded_envelope_size(std::string_view subject, const Headers* headers, std::size_t payload_bytes);
+
+// Overwrites the sequence of an envelope that encode_envelope wrote.
+void stamp_sequence(std::byte* envelope, std::uint64_t sequence) noexcept;
+
+// A decoded envelope. The views point into the decoded frame and into the caller's header scratch vector.
+struct EnvelopeView {
+  std::uint64_t version = 0;
+  std::uint64_t stream = 0;
+  std::uint64_t sequence = 0;
+  std::string_view subject;
+  std::int64_t timestamp_ns = 0;
+  std::span<const HeaderRef> headers;
+  std::span<const std::byte> payload;
+
+  [[nodiscard]] Message as_message() const noexcept {
+    return Message(subject, payload, HeadersView(headers), MessageId{stream, sequence}, timestamp_ns);
+  }
+};
+
+enum class DecodeError {
+  kNone,
+  kTruncated,   // the frame ends inside an envelope
+  kMalformed,   // not msgpack, or not the envelope's shape, or over a limit
+  kBadVersion,  // a well-formed envelope of another protocol version
+};
+
+struct DecodeResult {
+  DecodeError error = DecodeError::kNone;
+  std::string detail;  // says what was wrong, for the (rate-limited) log
+  [[nodiscard]] bool ok() const noexcept { return error == DecodeError::kNone; }
+};
+
+// Decodes the envelope that starts at `offset` in `frame` and advances `offset` past it. `header_scratch` holds
+// the decoded headers; `out.headers` points into it, so it must outlive the use of `out`.
+DecodeResult decode_envelope(std::span<const std::byte> frame, std::size_t& offset, EnvelopeView& out,
+                             std::vector<HeaderRef>& header_scratch);
+
+}  // namespace weft::detail

@@ -1,0 +1,232 @@
+#include "node/dispatcher.hpp"
+
+#include <exception>
+#include <string>
+#include <thread>
+
+#include "weft/subject.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+constexpr std::size_t kMaxMessagesPerPass = 64;
+
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 64)) {
+    auto byte = static_cast<unsigned char>(c);
+    out += (byte >= 0x20 && byte < 0x7f) ? c : '?';
+  }
+  if (text.size() > 64) out += "...";
+  return out;
+}
+
+}  // namespace
+
+void deliver(NodeContext& context, const DecodedBatch& batch, SubscriptionState& subscription);
+
+Dispatcher::Dispatcher(std::shared_ptr<NodeContext> context) : context_(std::move(context)) {}
+
+std::size_t Dispatcher::do_work() {
+  std::size_t done = 0;
+  NodeContext& context = *context_;
+  while (done < kMaxMessagesPerPass) {
+    InboundMessage* message = context.inbound.front();
+    if (message == nullptr) break;
+    dispatch(*message);
+    context.inbound.pop();
+    ++done;
+    // The I/O thread stops reading when the ring is full; let it know there is room again.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (context.inbound_blocked.load(std::memory_order_relaxed) &&
+        context.inbound_blocked.exchange(false, std::memory_order_relaxed)) {
+      context.io_wake.force_notify();
+    }
+  }
+  return done;
+}
+
+void Dispatcher::dispatch(InboundMessage& message) {
+  NodeContext& context = *context_;
+  const bool executor = static_cast<bool>(context.options.executor);
+  std::shared_ptr<DecodedBatch> shared;
+  DecodedBatch* batch = &batch_;
+  if (executor) {
+    shared = std::make_shared<DecodedBatch>();
+    batch = shared.get();
+  }
+  batch->frames = std::move(message);
+  if (!decode(*batch)) return;
+
+  std::string_view subject = batch->frames.subject.to_string_view();
+  const SubscriptionList& subscriptions = matching(subject);
+  if (subscriptions.empty()) {
+    NodeCounters::add(context.counters.unmatched, batch->envelopes.size());
+    return;
+  }
+  if (executor) {
+    deliver_through_executor(std::move(shared), subscriptions);
+    return;
+  }
+  for (const auto& subscription : subscriptions) deliver(context, *batch, *subscription);
+}
+
+bool Dispatcher::decode(DecodedBatch& batch) {
+  NodeContext& context = *context_;
+  NodeCounters& counters = context.counters;
+  std::string_view subject = batch.frames.subject.to_string_view();
+  if (Status valid = validate_subject(subject); !valid) {
+    NodeCounters::add(counters.bad_subject);
+    context.limited_log.warn(kLogBadSubject, "discarded a message: frame 0 is not a valid subject: " +
+                                                 valid.message());
+    return false;
+  }
+  std::span<const std::byte> body(static_cast<const std::byte*>(batch.frames.body.data()), batch.frames.body.size());
+  batch.envelopes.clear();
+  batch.headers.clear();
+  header_ranges_.clear();
+  std::size_t offset = 0;
+  if (body.empty()) {
+    NodeCounters::add(counters.bad_envelope);
+    context.limited_log.warn(kLogBadEnvelope, "discarded a message on '" + printable(subject) +
+                                                  "': frame 1 is empty");
+    return false;
+  }
+  while (offset < body.size()) {
+    EnvelopeView view;
+    DecodeResult result = decode_envelope(body, offset, view, header_scratch_);
+    if (!result.ok()) {
+      // The rest of the frame cannot be trusted: it is discarded and counted once.
+      bool version = result.error == DecodeError::kBadVersion;
+      NodeCounters::add(version ? counters.bad_version : counters.bad_envelope);
+      context.limited_log.warn(version ? kLogBadVersion : kLogBadEnvelope,
+                               "discarded the rest of a message on '" + printable(subject) + "': " + result.detail);
+      break;
+    }
+    if (view.subject != subject) {
+      NodeCounters::add(counters.subject_mismatch);
+      context.limited_log.warn(kLogSubjectMismatch, "discarded the rest of a message: an envelope for '" +
+                                                        printable(view.subject) + "' came in a frame for '" +
+                                                        printable(subject) + "'");
+      break;
+    }
+    header_ranges_.emplace_back(batch.headers.size(), header_scratch_.size());
+    batch.headers.insert(batch.headers.end(), header_scratch_.begin(), header_scratch_.end());
+    batch.envelopes.push_back(view);
+  }
+  // The header vector is complete now, so the views into it are stable.
+  for (std::size_t i = 0; i < batch.envelopes.size(); ++i) {
+    batch.envelopes[i].headers = std::span<const HeaderRef>(batch.headers.data() + header_ranges_[i].first,
+                                                            header_ranges_[i].second);
+  }
+  NodeCounters::add(counters.received, batch.envelopes.size());
+  return !batch.envelopes.empty();
+}
+
+const SubscriptionList& Dispatcher::matching(std::string_view subject) {
+  std::uint64_t version = context_->registry.version();
+  if (version != snapshot_version_) {
+    snapshot_ = context_->registry.snapshot();
+    snapshot_version_ = version;
+    cache_valid_ = false;
+  }
+  if (cache_valid_ && subject == cached_subject_) return cached_matches_;
+  cached_matches_.clear();
+  for (const auto& subscription : *snapshot_) {
+    if (subject_matches(subscription->pattern(), subject)) cached_matches_.push_back(subscription);
+  }
+  cached_subject_.assign(subject);
+  cache_valid_ = true;
+  return cached_matches_;
+}
+
+// Runs the handler for every envelope of the batch. A free function, because with an executor it runs on the
+// executor's threads and may outlive the dispatcher (the task keeps the context alive).
+void deliver(NodeContext& context, const DecodedBatch& batch, SubscriptionState& subscription) {
+  std::size_t delivered = 0;
+  subscription.with_handler([&](Handler& handler) {
+    for (const EnvelopeView& envelope : batch.envelopes) {
+      if (!subscription.active()) break;  // unsubscribed from inside the handler
+      ++delivered;
+      try {
+        handler(envelope.as_message());
+      } catch (const std::exception& e) {
+        subscription.count_exception();
+        NodeCounters::add(context.counters.handler_exceptions);
+        context.limited_log.warn(kLogHandlerException, "a handler for '" + subscription.pattern() +
+                                                           "' threw: " + e.what());
+      } catch (...) {
+        subscription.count_exception();
+        NodeCounters::add(context.counters.handler_exceptions);
+        context.limited_log.warn(kLogHandlerException,
+                                 "a handler for '" + subscription.pattern() + "' threw a non-standard exception");
+      }
+    }
+  });
+  subscription.count_delivered(delivered);
+  NodeCounters::add(context.counters.delivered, delivered);
+}
+
+void Dispatcher::deliver_through_executor(std::shared_ptr<DecodedBatch> batch,
+                                          const SubscriptionList& subscriptions) {
+  NodeContext& context = *context_;
+  for (const auto& subscription : subscriptions) {
+    // Bounded: at most dispatch_queue_batches tasks in the executor at once; past that, wait (back-pressure).
+    {
+      std::unique_lock lock(context.executor_mutex);
+      context.executor_cv.wait(lock, [&] {
+        return context.executor_inflight < context.options.dispatch_queue_batches ||
+               context.stopping.load(std::memory_order_relaxed);
+      });
+      ++context.executor_inflight;
+    }
+    context.options.executor->execute([this_context = context_, batch, subscription] {
+      deliver(*this_context, *batch, *subscription);
+      std::lock_guard lock(this_context->executor_mutex);
+      --this_context->executor_inflight;
+      this_context->executor_cv.notify_all();
+    });
+  }
+}
+
+void Dispatcher::wait_for_input() {
+  NodeContext& context = *context_;
+  auto spin_until = std::chrono::steady_clock::now() + context.options.dispatch_spin;
+  while (std::chrono::steady_clock::now() < spin_until) {
+    if (context.inbound.front() != nullptr || context.stopping.load(std::memory_order_relaxed)) return;
+    std::this_thread::yield();
+  }
+  std::unique_lock lock(context.dispatch_mutex);
+  context.dispatcher_waiting.store(true, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  context.dispatch_cv.wait(lock, [&] {
+    return context.inbound.front() != nullptr || context.stopping.load(std::memory_order_relaxed);
+  });
+  context.dispatcher_waiting.store(false, std::memory_order_relaxed);
+}
+
+void Dispatcher::run() {
+  NodeContext& context = *context_;
+  while (true) {
+    if (do_work() > 0) continue;
+    if (context.stopping.load(std::memory_order_acquire)) break;
+    wait_for_input();
+  }
+  count_undelivered();
+}
+
+void Dispatcher::count_undelivered() {
+  NodeContext& context = *context_;
+  std::uint64_t undelivered = 0;
+  while (InboundMessage* message = context.inbound.front()) {
+    std::span<const std::byte> body(static_cast<const std::byte*>(message->body.data()), message->body.size());
+    std::size_t offset = 0;
+    EnvelopeView view;
+    while (offset < body.size() && decode_envelope(body, offset, view, header_scratch_).ok()) ++undelivered;
+    context.inbound.pop();
+  }
+  NodeCounters::add(context.counters.undelivered_on_close, undelivered);
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,260 @@
+#include "node/io_loop.hpp"
+
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "weft/subject.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+// Bounds on one pass, so that sending, receiving and commands take turns under load.
+constexpr std::size_t kMaxBatchesPerPass = 64;
+constexpr std::size_t kMaxInboundPerPass = 256;
+// kBlock: how long one send may wait on a full high-water mark before the loop services everything else.
+constexpr std::chrono::milliseconds kBlockedSendWait{2};
+
+}  // namespace
+
+IoLoop::IoLoop(NodeContext& context, std::unique_ptr<Transport> transport)
+    : context_(context), transport_(std::move(transport)) {}
+
+bool IoLoop::post(Command command) {
+  {
+    std::lock_guard lock(commands_mutex_);
+    if (!accepting_commands_) return false;
+    commands_.push_back(std::move(command));
+    has_commands_.store(true, std::memory_order_release);
+  }
+  context_.io_wake.force_notify();
+  return true;
+}
+
+std::size_t IoLoop::do_work() {
+  std::size_t work = run_commands();
+  work += send_publications();
+  work += take_filter_events();
+  work += take_inbound();
+  return work;
+}
+
+std::size_t IoLoop::run_commands() {
+  if (!has_commands_.load(std::memory_order_acquire)) return 0;
+  std::vector<Command> batch;
+  {
+    std::lock_guard lock(commands_mutex_);
+    batch.swap(commands_);
+    has_commands_.store(false, std::memory_order_relaxed);
+  }
+  for (auto& command : batch) command(*transport_);
+  return batch.size();
+}
+
+std::size_t IoLoop::send_publications() {
+  std::size_t work = 0;
+  PublishQueue& queue = context_.publish_queue;
+  if (pending_) {
+    PublishItem* first = queue.front();
+    if (!send_batch(first->subject(), pending_->body, pending_->count)) return 0;
+    finish_publications(pending_->count);
+    pending_.reset();
+    ++work;
+  }
+  const std::size_t batch_limit = context_.options.batch_max_bytes;
+  for (std::size_t batches = 0; batches < kMaxBatchesPerPass; ++batches) {
+    PublishItem* first = queue.front();
+    if (first == nullptr) break;
+    // Gather the run of queued messages for the same subject that fits in one batch.
+    std::string_view subject = first->subject();
+    std::size_t bytes = first->envelope_bytes();
+    std::size_t count = 1;
+    while (batch_limit > 0) {
+      PublishItem* next = queue.peek(count);
+      if (next == nullptr || next->subject() != subject || bytes + next->envelope_bytes() > batch_limit) break;
+      bytes += next->envelope_bytes();
+      ++count;
+    }
+    zmq::message_t body(bytes);
+    auto* out = static_cast<std::byte*>(body.data());
+    for (std::size_t i = 0; i < count; ++i) {
+      PublishItem* item = queue.peek(i);
+      std::memcpy(out, item->envelope(), item->envelope_bytes());
+      stamp_sequence(out, next_sequence_++);
+      out += item->envelope_bytes();
+    }
+    ++work;
+    if (!send_batch(subject, body, count)) {
+      pending_ = PendingBatch{std::move(body), count};  // still queued: producers feel the back-pressure
+      break;
+    }
+    finish_publications(count);
+  }
+  return work;
+}
+
+// True when the batch is dealt with (sent, or dropped and counted); false when it must wait (kBlock).
+bool IoLoop::send_batch(std::string_view subject, zmq::message_t& body, std::size_t count) {
+  const bool block = context_.options.overflow == OverflowPolicy::kBlock;
+  SendResult result = transport_->send(subject, body, block ? kBlockedSendWait : std::chrono::milliseconds(0));
+  NodeCounters& counters = context_.counters;
+  switch (result) {
+    case SendResult::kSent:
+      NodeCounters::add(counters.sent, count);
+      NodeCounters::add(counters.batches_sent);
+      return true;
+    case SendResult::kFull:
+      if (block && !context_.stopping.load(std::memory_order_relaxed)) return false;
+      NodeCounters::add(counters.dropped_hwm, count);
+      context_.limited_log.warn(kLogDroppedHwm, "dropped " + std::to_string(count) + " message(s) on '" +
+                                                    std::string(subject) +
+                                                    "': a subscriber's high-water mark is full (send_hwm)");
+      return true;
+    case SendResult::kFailed:
+      NodeCounters::add(counters.send_errors, count);
+      context_.limited_log.warn(kLogTransportFailure, "the transport failed to send " + std::to_string(count) +
+                                                          " message(s) on '" + std::string(subject) + "'");
+      return true;
+  }
+  return true;
+}
+
+void IoLoop::finish_publications(std::size_t count) {
+  PublishQueue& queue = context_.publish_queue;
+  for (std::size_t i = 0; i < count; ++i) queue.pop();
+  queue.notify_room();
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (context_.flush_waiters.load(std::memory_order_relaxed) > 0) {
+    std::lock_guard lock(context_.flush_mutex);
+    context_.flush_cv.notify_all();
+  }
+}
+
+std::size_t IoLoop::take_filter_events() {
+  std::size_t work = 0;
+  FilterEvent event;
+  while (transport_->next_filter_event(event)) {
+    ++work;
+    if (event.kind == FilterEvent::Kind::kMalformed) {
+      NodeCounters::add(context_.counters.bad_subscription);
+      context_.limited_log.warn(kLogBadSubscription,
+                                "discarded a message on the publishing socket that is not a subscription");
+      continue;
+    }
+    context_.remote_filters.apply(event);
+  }
+  return work;
+}
+
+bool IoLoop::inbound_has_room() {
+  if (!context_.inbound.full()) return true;
+  // Tell the dispatcher to wake this thread when it makes room, then look again in case it just did.
+  context_.inbound_blocked.store(true, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!context_.inbound.full()) {
+    context_.inbound_blocked.store(false, std::memory_order_relaxed);
+    return true;
+  }
+  return false;
+}
+
+std::size_t IoLoop::take_inbound() {
+  std::size_t work = 0;
+  NodeCounters& counters = context_.counters;
+  const std::size_t max_frame = context_.options.max_frame_size;
+  while (work < kMaxInboundPerPass && inbound_has_room()) {
+    ReceiveResult result = transport_->receive(receiving_);
+    if (result == ReceiveResult::kNone || result == ReceiveResult::kFailed) break;
+    ++work;
+    if (result == ReceiveResult::kBadFraming) {
+      NodeCounters::add(counters.bad_framing);
+      context_.limited_log.warn(kLogBadFraming, "discarded a received message that is not [subject, envelopes]");
+      continue;
+    }
+    if (receiving_.body.size() > max_frame || receiving_.subject.size() > max_frame) {
+      NodeCounters::add(counters.oversized);
+      context_.limited_log.warn(kLogOversized, "discarded a received frame of " +
+                                                   std::to_string(receiving_.body.size()) +
+                                                   " bytes, over max_frame_size " + std::to_string(max_frame));
+      continue;
+    }
+    NodeCounters::add(counters.batches_received);
+    bool pushed = context_.inbound.try_push(receiving_);
+    (void)pushed;  // inbound_has_room() said there was room, and this is the only producer
+    receiving_ = InboundMessage{};
+  }
+  if (work > 0) notify_dispatcher();
+  return work;
+}
+
+void IoLoop::notify_dispatcher() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (context_.dispatcher_waiting.load(std::memory_order_relaxed)) {
+    std::lock_guard lock(context_.dispatch_mutex);
+    context_.dispatch_cv.notify_one();
+  }
+}
+
+void IoLoop::sleep_until_work() {
+  WakeSignal& wake = context_.io_wake;
+  wake.prepare_sleep();
+  bool work_waiting = has_commands_.load(std::memory_order_relaxed) ||
+                      (!pending_ && context_.publish_queue.front() != nullptr) ||
+                      context_.stopping.load(std::memory_order_relaxed);
+  if (work_waiting) {
+    wake.cancel_sleep();
+    return;
+  }
+  // A refused batch (kBlock) is retried soon; otherwise sleep until a socket or the wake signal stirs.
+  auto timeout = pending_ ? std::chrono::microseconds(0) : std::chrono::microseconds(-1);
+  bool want_inbound = inbound_has_room();
+  transport_->wait(timeout, wake.fd(), want_inbound);
+  wake.clear();
+}
+
+void IoLoop::run() {
+  const auto spin = context_.options.io_spin;
+  while (!context_.stopping.load(std::memory_order_acquire)) {
+    if (do_work() > 0) continue;
+    // Idle: keep looking for a moment, because a sleeping thread is slow to wake.
+    auto spin_until = std::chrono::steady_clock::now() + spin;
+    bool found = false;
+    while (spin.count() > 0 && std::chrono::steady_clock::now() < spin_until) {
+      std::this_thread::yield();
+      if (do_work() > 0) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) sleep_until_work();
+  }
+  // Stopping: the node already waited (up to its linger) for the publish queue to drain.
+  {
+    std::lock_guard lock(commands_mutex_);
+    accepting_commands_ = false;
+  }
+  run_commands();
+  discard_remaining();
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(linger_deadline_ -
+                                                                    std::chrono::steady_clock::now());
+  transport_->close(left.count() > 0 ? left : std::chrono::milliseconds(0));
+}
+
+void IoLoop::discard_remaining() {
+  PublishQueue& queue = context_.publish_queue;
+  std::size_t discarded = 0;
+  pending_.reset();
+  while (queue.front() != nullptr) {
+    queue.pop();
+    ++discarded;
+  }
+  if (discarded > 0) {
+    NodeCounters::add(context_.counters.discarded_on_close, discarded);
+    context_.logger.warn("discarded " + std::to_string(discarded) +
+                         " queued message(s) at close: the linger ran out before they could be sent");
+  }
+  finish_publications(0);
+}
+
+}  // namespace weft::detail

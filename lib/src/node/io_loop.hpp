@@ -1,0 +1,75 @@
+// The I/O thread: the only thread that touches the node's sockets. Each pass of do_work() runs posted
+// commands, sends queued publications in batches, takes subscription events, and moves received messages to
+// the dispatcher. run() repeats it, spinning briefly and then sleeping in poll(2) when there is nothing to do.
+#pragma once
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "node/node_context.hpp"
+#include "transport/transport.hpp"
+
+namespace weft::detail {
+
+class IoLoop {
+ public:
+  using Command = std::function<void(Transport&)>;
+
+  IoLoop(NodeContext& context, std::unique_ptr<Transport> transport);
+  IoLoop(const IoLoop&) = delete;
+  IoLoop& operator=(const IoLoop&) = delete;
+
+  // Before the thread starts (binding and connecting at construction) or from tests that step the loop.
+  [[nodiscard]] Transport& transport() noexcept { return *transport_; }
+
+  // Runs `command` on the I/O thread at its next pass. Thread-safe. False once the loop has stopped taking
+  // commands (the node is shutting down); the command is then dropped unrun.
+  [[nodiscard]] bool post(Command command);
+
+  // One pass; returns how much it did (0: nothing to do).
+  std::size_t do_work();
+
+  // Passes until context.stopping, then discards what is left (counted) and closes the transport with what
+  // remains of `linger_deadline`.
+  void run();
+
+  // The point in time by which the transport must be closed; set by the node before it sets stopping.
+  void set_linger_deadline(std::chrono::steady_clock::time_point deadline) noexcept { linger_deadline_ = deadline; }
+
+ private:
+  struct PendingBatch {
+    zmq::message_t body;
+    std::size_t count = 0;
+  };
+
+  std::size_t run_commands();
+  std::size_t send_publications();
+  bool send_batch(std::string_view subject, zmq::message_t& body, std::size_t count);
+  void finish_publications(std::size_t count);
+  std::size_t take_filter_events();
+  std::size_t take_inbound();
+  [[nodiscard]] bool inbound_has_room();
+  void notify_dispatcher();
+  void sleep_until_work();
+  void discard_remaining();
+
+  NodeContext& context_;
+  std::unique_ptr<Transport> transport_;
+  std::mutex commands_mutex_;
+  std::vector<Command> commands_;
+  std::atomic<bool> has_commands_{false};
+  bool accepting_commands_ = true;  // guarded by commands_mutex_
+  std::optional<PendingBatch> pending_;  // kBlock: a batch a high-water mark refused, still in the queue
+  std::uint64_t next_sequence_ = 1;
+  InboundMessage receiving_;
+  std::chrono::steady_clock::time_point linger_deadline_{};
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,58 @@
+// The node's machinery behind the public weft::Node facade: it owns the context, the I/O loop and the
+// dispatcher, and their two threads.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "node/dispatcher.hpp"
+#include "node/io_loop.hpp"
+#include "node/node_context.hpp"
+#include "weft/node.hpp"
+
+namespace weft::detail {
+
+class NodeCore : public std::enable_shared_from_this<NodeCore> {
+ public:
+  // Validates the options (throws weft::Error), binds and connects, and starts the threads. `transport` and
+  // `clock` are the seams: null means ZeroMQ and the system clock.
+  NodeCore(NodeOptions options, std::unique_ptr<Transport> transport = nullptr, const Clock* clock = nullptr);
+  ~NodeCore();
+  NodeCore(const NodeCore&) = delete;
+  NodeCore& operator=(const NodeCore&) = delete;
+
+  Status publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers);
+  Result<Subscription> subscribe(std::string_view pattern, Handler handler);
+  void unsubscribe(SubscriptionState& subscription);
+  Status wait_for_subscribers(std::string_view pattern, std::size_t count, std::chrono::milliseconds timeout);
+  Status flush(std::chrono::milliseconds timeout);
+  Status connect(std::string_view endpoint);
+  Status disconnect(std::string_view endpoint);
+
+  [[nodiscard]] std::vector<std::string> endpoints() const;
+  [[nodiscard]] std::vector<std::string> subscriber_endpoints() const;
+  [[nodiscard]] NodeStats stats() const;
+  [[nodiscard]] std::uint64_t id() const noexcept { return context_->id; }
+  [[nodiscard]] const std::string& name() const noexcept { return context_->options.name; }
+
+  void close() noexcept;
+  // Flushes (up to the linger), stops and joins the threads. Idempotent; the destructor calls it.
+  void shutdown();
+
+ private:
+  Status run_on_io_thread(std::function<Status(Transport&)> command);
+
+  std::shared_ptr<NodeContext> context_;
+  std::unique_ptr<IoLoop> io_loop_;
+  std::shared_ptr<Dispatcher> dispatcher_;
+  std::thread io_thread_;
+  std::thread dispatch_thread_;
+  std::vector<std::string> endpoints_;
+  std::vector<std::string> subscriber_endpoints_;
+  std::once_flag shutdown_once_;
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,151 @@
+// The queue from publishing threads (many) to the I/O thread (one): a bounded lock-free ring (Vyukov's
+// bounded MPMC design, used with a single consumer), bounded in messages and in bytes.
+//
+// Each slot keeps its buffer between uses, so a steady stream of publications allocates nothing. A producer
+// encodes straight into the slot it claimed.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string_view>
+
+#include "codec/envelope.hpp"
+
+namespace weft::detail {
+
+struct PublishItem {
+  std::uint32_t subject_bytes = 0;
+  ByteBuffer bytes;  // the subject, then one envelope
+
+  [[nodiscard]] std::string_view subject() const noexcept {
+    return {reinterpret_cast<const char*>(bytes.data()), subject_bytes};
+  }
+  [[nodiscard]] std::byte* envelope() noexcept { return bytes.data() + subject_bytes; }
+  [[nodiscard]] std::size_t envelope_bytes() const noexcept { return bytes.size() - subject_bytes; }
+};
+
+class PublishQueue {
+ public:
+  // A slot whose buffer grew past this is given its memory back after use, so one large message does not pin
+  // memory in a slot for ever.
+  static constexpr std::size_t kRetainedSlotBytes = 16 * 1024;
+
+  PublishQueue(std::size_t max_messages, std::size_t max_bytes)
+      : capacity_(std::bit_ceil(max_messages < 2 ? std::size_t{2} : max_messages)),
+        mask_(capacity_ - 1),
+        max_bytes_(max_bytes),
+        slots_(std::make_unique<Slot[]>(capacity_)) {
+    for (std::size_t i = 0; i < capacity_; ++i) slots_[i].sequence.store(i, std::memory_order_relaxed);
+  }
+  PublishQueue(const PublishQueue&) = delete;
+  PublishQueue& operator=(const PublishQueue&) = delete;
+
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  [[nodiscard]] std::size_t max_bytes() const noexcept { return max_bytes_; }
+
+  // Producer. Claims a slot for `bytes` bytes and calls fill(PublishItem&) to write it. False when the queue is
+  // full in messages or in bytes; nothing is written then. A message larger than the byte bound is taken only
+  // into an empty queue, so the bound is exceeded by at most that one message.
+  template <typename Fill>
+  bool try_push(std::size_t bytes, Fill&& fill) {
+    std::size_t before = bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    if (before + bytes > max_bytes_ && before != 0) {
+      bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+      return false;
+    }
+    std::uint64_t position = tail_.load(std::memory_order_relaxed);
+    Slot* slot = nullptr;
+    while (true) {
+      slot = &slots_[position & mask_];
+      std::uint64_t sequence = slot->sequence.load(std::memory_order_acquire);
+      auto diff = static_cast<std::int64_t>(sequence - position);
+      if (diff == 0) {
+        if (tail_.compare_exchange_weak(position, position + 1, std::memory_order_relaxed)) break;
+      } else if (diff < 0) {
+        bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+        return false;  // full
+      } else {
+        position = tail_.load(std::memory_order_relaxed);
+      }
+    }
+    slot->bytes_reserved = bytes;
+    fill(slot->item);
+    slot->sequence.store(position + 1, std::memory_order_release);
+    return true;
+  }
+
+  // Consumer. The item at the head, or null when there is none (or the next one is still being written).
+  [[nodiscard]] PublishItem* front() noexcept { return peek(0); }
+
+  // Consumer. The item `ahead` places behind the head, for a look ahead while building a batch.
+  [[nodiscard]] PublishItem* peek(std::size_t ahead) noexcept {
+    std::uint64_t position = head_ + ahead;
+    Slot& slot = slots_[position & mask_];
+    if (slot.sequence.load(std::memory_order_acquire) != position + 1) return nullptr;
+    return &slot.item;
+  }
+
+  // Consumer. Frees the head slot.
+  void pop() noexcept {
+    Slot& slot = slots_[head_ & mask_];
+    if (slot.item.bytes.capacity() > kRetainedSlotBytes) {
+      ByteBuffer().swap(slot.item.bytes);
+    }
+    bytes_.fetch_sub(slot.bytes_reserved, std::memory_order_relaxed);
+    slot.sequence.store(head_ + capacity_, std::memory_order_release);
+    ++head_;
+    popped_.store(head_, std::memory_order_release);
+  }
+
+  // Messages pushed and popped so far; a flush waits for popped to reach the pushed count it saw.
+  [[nodiscard]] std::uint64_t pushed() const noexcept { return tail_.load(std::memory_order_acquire); }
+  [[nodiscard]] std::uint64_t popped() const noexcept { return popped_.load(std::memory_order_acquire); }
+  [[nodiscard]] bool empty() const noexcept { return popped() == pushed(); }
+
+  // Producer, blocking policy: waits until something was popped since `popped_before` (read before the failed
+  // try_push) or the deadline passes.
+  template <typename Clock, typename Duration>
+  void wait_for_room(std::uint64_t popped_before, std::chrono::time_point<Clock, Duration> deadline) {
+    std::unique_lock lock(room_mutex_);
+    room_waiters_.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    room_cv_.wait_until(lock, deadline, [&] { return popped() != popped_before; });
+    room_waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // Consumer: after popping, wakes producers waiting for room (cheap when there are none).
+  void notify_room() {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (room_waiters_.load(std::memory_order_seq_cst) == 0) return;
+    std::lock_guard lock(room_mutex_);
+    room_cv_.notify_all();
+  }
+
+ private:
+  struct alignas(64) Slot {
+    std::atomic<std::uint64_t> sequence{0};
+    std::size_t bytes_reserved = 0;
+    PublishItem item;
+  };
+
+  const std::size_t capacity_;
+  const std::size_t mask_;
+  const std::size_t max_bytes_;
+  std::unique_ptr<Slot[]> slots_;
+  alignas(64) std::atomic<std::uint64_t> tail_{0};
+  alignas(64) std::atomic<std::size_t> bytes_{0};
+  alignas(64) std::uint64_t head_ = 0;  // consumer only
+  std::atomic<std::uint64_t> popped_{0};
+  std::atomic<int> room_waiters_{0};
+  std::mutex room_mutex_;
+  std::condition_variable room_cv_;
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,150 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "node/publish_queue.hpp"
+#include "node/spsc_ring.hpp"
+
+namespace weft::detail {
+namespace {
+
+void push_number(PublishQueue& q, std::uint64_t value, bool expect_ok = true) {
+  bool ok = q.try_push(8, [&](PublishItem& item) {
+    item.subject_bytes = 0;
+    item.bytes.resize(8);
+    std::memcpy(item.bytes.data(), &value, 8);
+  });
+  EXPECT_EQ(ok, expect_ok) << value;
+}
+
+std::uint64_t front_number(PublishQueue& q) {
+  std::uint64_t value = 0;
+  std::memcpy(&value, q.front()->bytes.data(), 8);
+  return value;
+}
+
+TEST(PublishQueue, IsFifoAndBoundedInMessages) {
+  PublishQueue q(4, 1 << 20);
+  for (std::uint64_t i = 0; i < 4; ++i) push_number(q, i);
+  push_number(q, 99, false);
+  EXPECT_EQ(q.pushed(), 4u);
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    ASSERT_NE(q.front(), nullptr);
+    EXPECT_EQ(front_number(q), i);
+    q.pop();
+  }
+  EXPECT_EQ(q.front(), nullptr);
+  EXPECT_TRUE(q.empty());
+  push_number(q, 5);  // room again
+}
+
+TEST(PublishQueue, IsBoundedInBytes) {
+  PublishQueue q(1024, 20);
+  push_number(q, 1);
+  push_number(q, 2);
+  push_number(q, 3, false);  // 24 bytes > 20
+  q.pop();
+  push_number(q, 3);
+}
+
+TEST(PublishQueue, TakesOneOversizedMessageIntoAnEmptyQueue) {
+  PublishQueue q(8, 4);
+  push_number(q, 1);         // 8 bytes > 4, but the queue is empty
+  push_number(q, 2, false);  // not a second one
+}
+
+TEST(PublishQueue, PeekLooksAheadWithoutPopping) {
+  PublishQueue q(8, 1024);
+  push_number(q, 10);
+  push_number(q, 11);
+  ASSERT_NE(q.peek(1), nullptr);
+  EXPECT_EQ(q.peek(2), nullptr);
+  std::uint64_t v = 0;
+  std::memcpy(&v, q.peek(1)->bytes.data(), 8);
+  EXPECT_EQ(v, 11u);
+}
+
+// Many producers, one consumer: every message arrives exactly once and each producer's messages in order.
+TEST(PublishQueue, ManyProducersLoseNothingAndKeepEachProducersOrder) {
+  constexpr int kProducers = 4;
+  constexpr std::uint64_t kEach = 50000;
+  PublishQueue q(256, 1 << 20);
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&q, p] {
+      for (std::uint64_t i = 0; i < kEach; ++i) {
+        std::uint64_t value = (static_cast<std::uint64_t>(p) << 32) | i;
+        while (!q.try_push(8, [&](PublishItem& item) {
+          item.bytes.resize(8);
+          std::memcpy(item.bytes.data(), &value, 8);
+        })) {
+          std::this_thread::yield();
+        }
+      }
+    });
+  }
+  std::vector<std::uint64_t> next(kProducers, 0);
+  std::uint64_t received = 0;
+  while (received < kProducers * kEach) {
+    if (q.front() == nullptr) {
+      std::this_thread::yield();
+      continue;
+    }
+    std::uint64_t value = front_number(q);
+    q.pop();
+    auto producer = static_cast<std::size_t>(value >> 32);
+    ASSERT_LT(producer, next.size());
+    ASSERT_EQ(value & 0xffffffff, next[producer]) << "producer " << producer;
+    ++next[producer];
+    ++received;
+  }
+  for (auto& t : producers) t.join();
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(SpscRing, MovesValuesThroughInOrder) {
+  SpscRing<std::unique_ptr<int>> ring(3);  // rounded up to 4
+  EXPECT_EQ(ring.capacity(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    auto v = std::make_unique<int>(i);
+    ASSERT_TRUE(ring.try_push(v));
+    EXPECT_EQ(v, nullptr);  // moved from
+  }
+  auto extra = std::make_unique<int>(9);
+  EXPECT_FALSE(ring.try_push(extra));
+  EXPECT_NE(extra, nullptr);  // untouched when full
+  EXPECT_TRUE(ring.full());
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_NE(ring.front(), nullptr);
+    EXPECT_EQ(**ring.front(), i);
+    ring.pop();
+  }
+  EXPECT_EQ(ring.front(), nullptr);
+}
+
+TEST(SpscRing, CrossesThreadsWithoutLoss) {
+  SpscRing<std::uint64_t> ring(64);
+  constexpr std::uint64_t kCount = 200000;
+  std::thread producer([&] {
+    for (std::uint64_t i = 0; i < kCount; ++i) {
+      std::uint64_t v = i;
+      while (!ring.try_push(v)) std::this_thread::yield();
+    }
+  });
+  for (std::uint64_t expected = 0; expected < kCount;) {
+    auto* v = ring.front();
+    if (v == nullptr) {
+      std::this_thread::yield();
+      continue;
+    }
+    ASSERT_EQ(*v, expected);
+    ring.pop();
+    ++expected;
+  }
+  producer.join();
+}
+
+}  // namespace
+}  // namespace weft::detail
