@@ -1,0 +1,57 @@
+// weft: the command-line tool. `weft VERB --help` explains each verb.
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "commands.hpp"
+#include "weft/version.hpp"
+
+namespace {
+
+struct Verb {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+constexpr Verb kVerbs[] = {
+    {"pub", weft::cli::run_pub, "publish messages on a subject"},
+    {"sub", weft::cli::run_sub, "print the messages that match a pattern"},
+    {"bench", weft::cli::run_bench, "measure throughput and latency beside raw ZeroMQ"},
+};
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out,
+               "weft %s: a brokerless messaging fabric over ZeroMQ\n\n"
+               "usage: weft VERB [OPTIONS] [ARGS]\n\nverbs:\n",
+               weft::kVersionString);
+  for (const auto& verb : kVerbs) std::fprintf(out, "  %-8s %s\n", verb.name, verb.summary);
+  std::fprintf(out,
+               "\n`weft VERB --help` explains a verb. A quick start, in two shells:\n"
+               "  weft sub --bind tcp://127.0.0.1:7400 'demo.>'\n"
+               "  weft pub --connect tcp://127.0.0.1:7400 demo.hello 'hi there'\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return weft::cli::kExitUsage;
+  }
+  std::string_view verb = argv[1];
+  if (verb == "-h" || verb == "--help" || verb == "help") {
+    print_usage(stdout);
+    return weft::cli::kExitOk;
+  }
+  if (verb == "--version" || verb == "version") {
+    std::printf("weft %s\n", weft::kVersionString);
+    return weft::cli::kExitOk;
+  }
+  for (const auto& v : kVerbs) {
+    if (verb == v.name) return v.run(argc - 1, argv + 1);
+  }
+  std::fprintf(stderr, "weft: unknown verb '%s'\n\n", argv[1]);
+  print_usage(stderr);
+  return weft::cli::kExitUsage;
+}
