@@ -20,13 +20,19 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/weftConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/weftConfig.cmake ${PROJECT_BINARY_DIR}/weftConfigVersion.cmake
   DESTINATION ${WEFT_INSTALL_CMAKEDIR})
 
-# pkg-config: a static libweft needs libzmq on the link line too.
+# pkg-config: a static libweft needs libzmq and threads on every link line, a shared one only privately.
 if(BUILD_SHARED_LIBS)
-  set(WEFT_PC_LIBS_PRIVATE "")
+  set(WEFT_PC_REQUIRES "")
   set(WEFT_PC_REQUIRES_PRIVATE "libzmq")
+  set(WEFT_PC_LIBS_EXTRA "")
 else()
-  set(WEFT_PC_LIBS_PRIVATE "-lpthread")
-  set(WEFT_PC_REQUIRES_PRIVATE "libzmq")
+  set(WEFT_PC_REQUIRES "libzmq")
+  set(WEFT_PC_REQUIRES_PRIVATE "")
+  set(WEFT_PC_LIBS_EXTRA "-pthread")
 endif()
+# Relocatable: the prefix is found from where weft.pc lies, so `cmake --install --prefix X` works too.
+file(RELATIVE_PATH WEFT_PC_UP "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/root")
+string(REGEX REPLACE "/$" "" WEFT_PC_UP "${WEFT_PC_UP}")
+set(WEFT_PC_PREFIX "\${pcfiledir}/${WEFT_PC_UP}")
 configure_file(${CMAKE_CURRENT_LIST_DIR}/weft.pc.in ${PROJECT_BINARY_DIR}/weft.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/weft.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

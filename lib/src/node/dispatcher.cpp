@@ -4,6 +4,7 @@
 #include <string>
 #include <thread>
 
+#include "util/cpu_relax.hpp"
 #include "weft/subject.hpp"
 
 namespace weft::detail {
@@ -192,10 +193,16 @@ void Dispatcher::deliver_through_executor(std::shared_ptr<DecodedBatch> batch,
 
 void Dispatcher::wait_for_input() {
   NodeContext& context = *context_;
+  // Spin first: the next message often follows within microseconds, and waking from the condition variable
+  // costs more than that.
   auto spin_until = std::chrono::steady_clock::now() + context.options.dispatch_spin;
-  while (std::chrono::steady_clock::now() < spin_until) {
+  for (unsigned round = 1; context.options.dispatch_spin.count() > 0; ++round) {
     if (context.inbound.front() != nullptr || context.stopping.load(std::memory_order_relaxed)) return;
-    std::this_thread::yield();
+    if (round % 64 == 0) {
+      if (std::chrono::steady_clock::now() >= spin_until) break;
+      std::this_thread::yield();  // two cores, many threads: let whoever is runnable run
+    }
+    cpu_relax();
   }
   std::unique_lock lock(context.dispatch_mutex);
   context.dispatcher_waiting.store(true, std::memory_order_relaxed);

@@ -4,6 +4,7 @@
 #include <string>
 #include <thread>
 
+#include "util/cpu_relax.hpp"
 #include "weft/subject.hpp"
 
 namespace weft::detail {
@@ -49,6 +50,9 @@ std::size_t IoLoop::run_commands() {
     has_commands_.store(false, std::memory_order_relaxed);
   }
   for (auto& command : batch) command(*transport_);
+  // A command may have changed what the sockets hold (a new connection, a new filter): look again.
+  inbound_pending_ = true;
+  filters_pending_ = true;
   return batch.size();
 }
 
@@ -132,9 +136,14 @@ void IoLoop::finish_publications(std::size_t count) {
 }
 
 std::size_t IoLoop::take_filter_events() {
+  if (!filters_pending_) return 0;
   std::size_t work = 0;
   FilterEvent event;
-  while (transport_->next_filter_event(event)) {
+  while (true) {
+    if (!transport_->next_filter_event(event)) {
+      filters_pending_ = false;
+      break;
+    }
     ++work;
     if (event.kind == FilterEvent::Kind::kMalformed) {
       NodeCounters::add(context_.counters.bad_subscription);
@@ -160,12 +169,16 @@ bool IoLoop::inbound_has_room() {
 }
 
 std::size_t IoLoop::take_inbound() {
+  if (!inbound_pending_) return 0;
   std::size_t work = 0;
   NodeCounters& counters = context_.counters;
   const std::size_t max_frame = context_.options.max_frame_size;
   while (work < kMaxInboundPerPass && inbound_has_room()) {
     ReceiveResult result = transport_->receive(receiving_);
-    if (result == ReceiveResult::kNone || result == ReceiveResult::kFailed) break;
+    if (result == ReceiveResult::kNone || result == ReceiveResult::kFailed) {
+      inbound_pending_ = false;
+      break;
+    }
     ++work;
     if (result == ReceiveResult::kBadFraming) {
       NodeCounters::add(counters.bad_framing);
@@ -196,38 +209,64 @@ void IoLoop::notify_dispatcher() {
   }
 }
 
+bool IoLoop::publications_waiting() const noexcept {
+  return !pending_ && context_.publish_queue.front() != nullptr;
+}
+
+// Whether the next pass of do_work() has something to do. A socket that may still hold input counts as soon
+// as the dispatcher has room for it: the socket will not signal again for input it already announced.
+bool IoLoop::work_waiting() {
+  return has_commands_.load(std::memory_order_relaxed) || publications_waiting() ||
+         context_.stopping.load(std::memory_order_relaxed) || filters_pending_ ||
+         (inbound_pending_ && inbound_has_room());
+}
+
+void IoLoop::note(const Readiness& ready) noexcept {
+  inbound_pending_ = inbound_pending_ || ready.inbound;
+  filters_pending_ = filters_pending_ || ready.filter_events;
+}
+
+// Keeps looking for work for io_spin before sleeping: a sleeping thread takes several microseconds to wake,
+// which in a request/reply exchange is paid on every hop. The queues are checked with plain loads; the
+// sockets with a zero-timeout poll(2) every few rounds, the only system call while spinning.
+bool IoLoop::spin_for_work() {
+  const auto spin = context_.options.io_spin;
+  if (spin.count() <= 0 || pending_) return false;
+  const auto deadline = std::chrono::steady_clock::now() + spin;
+  for (unsigned round = 1;; ++round) {
+    if (work_waiting()) return true;
+    if (round % 16 == 0) {
+      Readiness ready = transport_->wait(std::chrono::microseconds(0), context_.io_wake.fd(), !inbound_pending_);
+      note(ready);
+      if (ready.inbound || ready.filter_events) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+    }
+    cpu_relax();
+  }
+}
+
 void IoLoop::sleep_until_work() {
   WakeSignal& wake = context_.io_wake;
   wake.prepare_sleep();
-  bool work_waiting = has_commands_.load(std::memory_order_relaxed) ||
-                      (!pending_ && context_.publish_queue.front() != nullptr) ||
-                      context_.stopping.load(std::memory_order_relaxed);
-  if (work_waiting) {
+  // The last look before sleeping. If the subscribing side still holds input and the dispatcher is full,
+  // inbound_has_room() (inside work_waiting()) has asked the dispatcher to wake this thread when it pops.
+  if (work_waiting()) {
     wake.cancel_sleep();
     return;
   }
-  // A refused batch (kBlock) is retried soon; otherwise sleep until a socket or the wake signal stirs.
+  // A refused batch (kBlock) is retried at once; otherwise sleep until a socket or the wake signal stirs. The
+  // subscribing socket is watched only once drained: it signals new input, not input already announced.
   auto timeout = pending_ ? std::chrono::microseconds(0) : std::chrono::microseconds(-1);
-  bool want_inbound = inbound_has_room();
-  transport_->wait(timeout, wake.fd(), want_inbound);
+  note(transport_->wait(timeout, wake.fd(), !inbound_pending_));
   wake.clear();
 }
 
 void IoLoop::run() {
-  const auto spin = context_.options.io_spin;
   while (!context_.stopping.load(std::memory_order_acquire)) {
     if (do_work() > 0) continue;
-    // Idle: keep looking for a moment, because a sleeping thread is slow to wake.
-    auto spin_until = std::chrono::steady_clock::now() + spin;
-    bool found = false;
-    while (spin.count() > 0 && std::chrono::steady_clock::now() < spin_until) {
-      std::this_thread::yield();
-      if (do_work() > 0) {
-        found = true;
-        break;
-      }
-    }
-    if (!found) sleep_until_work();
+    if (work_waiting()) continue;
+    if (spin_for_work()) continue;
+    sleep_until_work();
   }
   // Stopping: the node already waited (up to its linger) for the publish queue to drain.
   {

@@ -57,6 +57,10 @@ class IoLoop {
   std::size_t take_inbound();
   [[nodiscard]] bool inbound_has_room();
   void notify_dispatcher();
+  [[nodiscard]] bool publications_waiting() const noexcept;
+  [[nodiscard]] bool work_waiting();
+  void note(const Readiness& ready) noexcept;
+  bool spin_for_work();
   void sleep_until_work();
   void discard_remaining();
 
@@ -67,6 +71,10 @@ class IoLoop {
   std::atomic<bool> has_commands_{false};
   bool accepting_commands_ = true;  // guarded by commands_mutex_
   std::optional<PendingBatch> pending_;  // kBlock: a batch a high-water mark refused, still in the queue
+  // Whether a socket may hold input: set by wait() and by commands, cleared once a receive finds nothing. A
+  // socket is only slept on once drained, because its descriptor signals new input, not waiting input.
+  bool inbound_pending_ = true;
+  bool filters_pending_ = true;
   std::uint64_t next_sequence_ = 1;
   InboundMessage receiving_;
   std::chrono::steady_clock::time_point linger_deadline_{};

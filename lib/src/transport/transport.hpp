@@ -42,10 +42,12 @@ struct FilterEvent {
   std::string prefix;
 };
 
+// What wait() saw. The socket flags mean "may have input": the caller drains until receive() says kNone.
 struct Readiness {
-  bool inbound = false;        // the subscribing side has a message
-  bool filter_events = false;  // the publishing side has a subscription event
+  bool inbound = false;        // the subscribing side may have messages
+  bool filter_events = false;  // the publishing side may have subscription events
   bool woken = false;          // the wake descriptor is readable
+  [[nodiscard]] bool any() const noexcept { return inbound || filter_events || woken; }
 };
 
 class Transport {
@@ -76,8 +78,9 @@ class Transport {
   // Takes the next subscription event from the publishing side without blocking; false when there is none.
   virtual bool next_filter_event(FilterEvent& out) = 0;
 
-  // Blocks until there is input (inbound only when `want_inbound`), `wake_fd` is readable, or `timeout`
-  // passes (negative: no limit).
+  // Blocks until there may be input (inbound only when `want_inbound`), `wake_fd` is readable, or `timeout`
+  // passes (zero: just look; negative: no limit). Only safe to sleep on a side after draining it to kNone:
+  // the readiness signals new input, not input already waiting.
   virtual Readiness wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound) = 0;
 
   // Sets how long unsent messages may hold up close, then closes the sockets. Further calls fail.

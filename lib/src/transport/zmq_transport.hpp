@@ -33,6 +33,8 @@ class ZmqTransport final : public Transport {
   zmq::context_t context_;
   zmq::socket_t publisher_;   // XPUB
   zmq::socket_t subscriber_;  // SUB
+  int publisher_fd_ = -1;   // ZMQ_FD: signals new commands for the socket
+  int subscriber_fd_ = -1;
   int send_timeout_ms_ = 0;
   bool closed_ = false;
 };

@@ -30,8 +30,8 @@ void WakeSignal::prepare_sleep() noexcept {
 void WakeSignal::clear() noexcept {
   sleeping_.store(false, std::memory_order_relaxed);
   std::uint64_t value = 0;
-  while (::read(fd_, &value, sizeof value) > 0) {
-  }
+  // One read takes the whole counter, however many notifications it added up.
+  [[maybe_unused]] auto n = ::read(fd_, &value, sizeof value);
 }
 
 void WakeSignal::notify() noexcept {

@@ -105,7 +105,9 @@ detail::Readiness FakeTransport::wait(std::chrono::microseconds timeout, int wak
   [[maybe_unused]] auto n = ::read(network_->signal_fd_, &value, sizeof value);
   detail::Readiness ready;
   ready.woken = fds[0].revents & POLLIN;
+  // One signal for both directions: report both, the loop drains each until it finds nothing.
   ready.inbound = fds[1].revents & POLLIN;
+  ready.filter_events = ready.inbound;
   return ready;
 }
 
