@@ -461,3 +461,4 @@ TEST(Node, MovedFromNodeRefusesWork) {
 
 }  // namespace
 }  // namespace weft
+

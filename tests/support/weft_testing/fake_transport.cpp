@@ -101,8 +101,11 @@ detail::Readiness FakeTransport::wait(std::chrono::microseconds timeout, int wak
   pollfd fds[2] = {{wake_fd, POLLIN, 0}, {network_->signal_fd_, POLLIN, 0}};
   int ms = timeout.count() < 0 ? -1 : static_cast<int>((timeout.count() + 999) / 1000);
   ::poll(fds, 2, ms);
-  std::uint64_t value = 0;
-  [[maybe_unused]] auto n = ::read(network_->signal_fd_, &value, sizeof value);
+  if (fds[1].revents & POLLIN) {
+    // Consume only a signal this call reports: one that arrives after poll(2) stays for the next call.
+    std::uint64_t value = 0;
+    [[maybe_unused]] auto n = ::read(network_->signal_fd_, &value, sizeof value);
+  }
   detail::Readiness ready;
   ready.woken = fds[0].revents & POLLIN;
   // One signal for both directions: report both, the loop drains each until it finds nothing.
