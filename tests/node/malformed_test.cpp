@@ -116,7 +116,7 @@ TEST_F(MalformedInput, FrameOverMaxFrameSize) {
 
 // A good envelope followed by damage in the same frame: the good one is delivered, the rest counted once.
 TEST_F(MalformedInput, DamageAfterAGoodEnvelopeInABatch) {
-  std::string batch = envelope(1, "ok.subject", "good") + "\x97garbage";
+  std::string batch = envelope(1, "ok.subject", "good") + "\x97\x01" + "garbage";  // version 1, then nonsense
   send({"ok.subject", batch});
   ASSERT_TRUE(wait_until([&] { return good_ == 1; }));
   EXPECT_TRUE(wait_until([&] { return node_->stats().malformed.bad_envelope == 1; }));

@@ -77,8 +77,14 @@ class Node {
   [[nodiscard]] std::uint64_t id() const noexcept;
   [[nodiscard]] const std::string& name() const noexcept;
 
-  // Refuses new work from now on and never blocks; the destructor still flushes and stops.
+  // Refuses new work from now on and never blocks: publish() and subscribe() return closed, and callers blocked
+  // in publish() or wait_for_subscribers() return closed at once. stop() or the destructor still flushes.
   void close() noexcept;
+
+  // Closes, waits up to options.linger for queued publications to leave, then stops the node's threads. What is
+  // left is discarded and counted; stats() still answers afterwards, with the final counts. Idempotent; the
+  // destructor calls it.
+  void stop();
 
  private:
   std::shared_ptr<detail::NodeCore> core_;

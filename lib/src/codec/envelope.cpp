@@ -18,6 +18,7 @@ class ReservedWriter {
  public:
   ReservedWriter(std::byte* cursor, std::byte* end) noexcept : cursor_(cursor), end_(end) {}
   void write(const char* data, std::size_t size) {
+    if (size == 0) return;  // an empty payload may come as a null pointer: memcpy must not see it
     if (size > static_cast<std::size_t>(end_ - cursor_)) {
       throw std::logic_error("weft: encoded_envelope_size disagrees with encode_envelope");
     }
@@ -106,7 +107,15 @@ class EnvelopeVisitor {
     if (in_extension()) return true;
     if (depth_ != 1) return wrong_type("an integer");
     switch (field_) {
-      case wire::kVersion: out_.version = v; return true;
+      case wire::kVersion:
+        out_.version = v;
+        // Checked first and alone: a later version may change everything after this element.
+        if (v != wire::kProtocolVersion) {
+          set_error(DecodeError::kBadVersion, "protocol version " + std::to_string(v) + ", this node speaks " +
+                                                  std::to_string(wire::kProtocolVersion));
+          return false;
+        }
+        return true;
       case wire::kStream: out_.stream = v; return true;
       case wire::kSequence: out_.sequence = v; return true;
       case wire::kTimestamp:
@@ -117,6 +126,9 @@ class EnvelopeVisitor {
     }
   }
   bool visit_negative_integer(std::int64_t v) {
+    // msgpack-c reports every signed encoding (0xd0..0xd3) here, whatever the value: a non-negative one is an
+    // ordinary integer written by an encoder that prefers signed forms.
+    if (v >= 0) return visit_positive_integer(static_cast<std::uint64_t>(v));
     if (in_extension()) return true;
     if (depth_ == 1 && field_ == wire::kTimestamp) {
       out_.timestamp_ns = v;
@@ -270,10 +282,6 @@ DecodeResult decode_envelope(std::span<const std::byte> frame, std::size_t& offs
     DecodeResult result = visitor.result();
     if (result.ok()) result = {DecodeError::kMalformed, "not a complete envelope"};
     return result;
-  }
-  if (out.version != wire::kProtocolVersion) {
-    return {DecodeError::kBadVersion, "protocol version " + std::to_string(out.version) + ", this node speaks " +
-                                          std::to_string(wire::kProtocolVersion)};
   }
   offset = cursor;
   return {};

@@ -4,16 +4,37 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "weft/message.hpp"
 
 namespace weft::detail {
 
-using ByteBuffer = std::vector<std::byte>;
+// Leaves new elements uninitialized on resize: a buffer about to be overwritten is not zeroed first.
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <typename U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+using ByteBuffer = std::vector<std::byte, DefaultInitAllocator<std::byte>>;
 
 struct OutgoingEnvelope {
   std::uint64_t stream = 0;

@@ -4,7 +4,6 @@
 #include <string>
 #include <thread>
 
-#include "util/cpu_relax.hpp"
 #include "weft/subject.hpp"
 
 namespace weft::detail {
@@ -198,11 +197,9 @@ void Dispatcher::wait_for_input() {
   auto spin_until = std::chrono::steady_clock::now() + context.options.dispatch_spin;
   for (unsigned round = 1; context.options.dispatch_spin.count() > 0; ++round) {
     if (context.inbound.front() != nullptr || context.stopping.load(std::memory_order_relaxed)) return;
-    if (round % 64 == 0) {
-      if (std::chrono::steady_clock::now() >= spin_until) break;
-      std::this_thread::yield();  // two cores, many threads: let whoever is runnable run
-    }
-    cpu_relax();
+    if (round % 8 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
+    // Yield, not pause: with more runnable threads than cores the I/O thread may need this core to deliver.
+    std::this_thread::yield();
   }
   std::unique_lock lock(context.dispatch_mutex);
   context.dispatcher_waiting.store(true, std::memory_order_relaxed);

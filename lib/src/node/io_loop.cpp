@@ -4,7 +4,6 @@
 #include <string>
 #include <thread>
 
-#include "util/cpu_relax.hpp"
 #include "weft/subject.hpp"
 
 namespace weft::detail {
@@ -16,6 +15,8 @@ constexpr std::size_t kMaxBatchesPerPass = 64;
 constexpr std::size_t kMaxInboundPerPass = 256;
 // kBlock: how long one send may wait on a full high-water mark before the loop services everything else.
 constexpr std::chrono::milliseconds kBlockedSendWait{2};
+// A message at least this large, alone in its batch, is handed to ZeroMQ without a copy.
+constexpr std::size_t kZeroCopyBytes = 8 * 1024;
 
 }  // namespace
 
@@ -31,6 +32,23 @@ bool IoLoop::post(Command command) {
   }
   context_.io_wake.force_notify();
   return true;
+}
+
+bool IoLoop::add_filter(std::string prefix) {
+  return post([this, prefix = std::move(prefix)](Transport& transport) {
+    if (++filter_refs_[prefix] == 1) transport.add_filter(prefix);
+  });
+}
+
+bool IoLoop::remove_filter(std::string prefix) {
+  return post([this, prefix = std::move(prefix)](Transport& transport) {
+    auto it = filter_refs_.find(prefix);
+    if (it == filter_refs_.end()) return;
+    if (--it->second == 0) {
+      filter_refs_.erase(it);
+      transport.remove_filter(prefix);
+    }
+  });
 }
 
 std::size_t IoLoop::do_work() {
@@ -60,8 +78,7 @@ std::size_t IoLoop::send_publications() {
   std::size_t work = 0;
   PublishQueue& queue = context_.publish_queue;
   if (pending_) {
-    PublishItem* first = queue.front();
-    if (!send_batch(first->subject(), pending_->body, pending_->count)) return 0;
+    if (!send_batch(pending_->subject, pending_->body, pending_->count)) return 0;
     finish_publications(pending_->count);
     pending_.reset();
     ++work;
@@ -80,22 +97,40 @@ std::size_t IoLoop::send_publications() {
       bytes += next->envelope_bytes();
       ++count;
     }
-    zmq::message_t body(bytes);
-    auto* out = static_cast<std::byte*>(body.data());
-    for (std::size_t i = 0; i < count; ++i) {
-      PublishItem* item = queue.peek(i);
-      std::memcpy(out, item->envelope(), item->envelope_bytes());
-      stamp_sequence(out, next_sequence_++);
-      out += item->envelope_bytes();
-    }
+    // The subject must outlive the slot if the batch waits (kBlock) or the slot's bytes move into the batch.
+    std::string subject_copy(subject);
+    zmq::message_t body = build_batch(count, bytes);
     ++work;
-    if (!send_batch(subject, body, count)) {
-      pending_ = PendingBatch{std::move(body), count};  // still queued: producers feel the back-pressure
+    if (!send_batch(subject_copy, body, count)) {
+      pending_ = PendingBatch{std::move(subject_copy), std::move(body), count};  // still queued: back-pressure
       break;
     }
     finish_publications(count);
   }
   return work;
+}
+
+// One ZeroMQ message holding the next `count` queued envelopes, sequences stamped. A large message alone
+// hands its buffer to ZeroMQ instead of being copied: ZeroMQ frees it once sent.
+zmq::message_t IoLoop::build_batch(std::size_t count, std::size_t bytes) {
+  PublishQueue& queue = context_.publish_queue;
+  if (count == 1 && bytes >= kZeroCopyBytes) {
+    PublishItem* item = queue.front();
+    stamp_sequence(item->envelope(), next_sequence_++);
+    auto* owned = new ByteBuffer(std::move(item->bytes));  // NOLINT: ownership passes to ZeroMQ's free callback
+    item->bytes = ByteBuffer();
+    return zmq::message_t(owned->data() + item->subject_bytes, bytes,
+                          [](void*, void* hint) { delete static_cast<ByteBuffer*>(hint); }, owned);
+  }
+  zmq::message_t body(bytes);
+  auto* out = static_cast<std::byte*>(body.data());
+  for (std::size_t i = 0; i < count; ++i) {
+    PublishItem* item = queue.peek(i);
+    std::memcpy(out, item->envelope(), item->envelope_bytes());
+    stamp_sequence(out, next_sequence_++);
+    out += item->envelope_bytes();
+  }
+  return body;
 }
 
 // True when the batch is dealt with (sent, or dropped and counted); false when it must wait (kBlock).
@@ -109,7 +144,9 @@ bool IoLoop::send_batch(std::string_view subject, zmq::message_t& body, std::siz
       NodeCounters::add(counters.batches_sent);
       return true;
     case SendResult::kFull:
-      if (block && !context_.stopping.load(std::memory_order_relaxed)) return false;
+      // kBlock never drops here: a batch still refused when the node stops is discarded with the rest of the
+      // queue and counted as discarded_on_close.
+      if (block) return false;
       NodeCounters::add(counters.dropped_hwm, count);
       context_.limited_log.warn(kLogDroppedHwm, "dropped " + std::to_string(count) + " message(s) on '" +
                                                     std::string(subject) +
@@ -235,13 +272,15 @@ bool IoLoop::spin_for_work() {
   const auto deadline = std::chrono::steady_clock::now() + spin;
   for (unsigned round = 1;; ++round) {
     if (work_waiting()) return true;
-    if (round % 16 == 0) {
+    if (round % 8 == 0) {
       Readiness ready = transport_->wait(std::chrono::microseconds(0), context_.io_wake.fd(), !inbound_pending_);
       note(ready);
       if (ready.inbound || ready.filter_events) return true;
       if (std::chrono::steady_clock::now() >= deadline) return false;
     }
-    cpu_relax();
+    // Yield rather than pause: on a machine with more runnable threads than cores, the thread that will
+    // produce the work (a ZeroMQ I/O thread, the dispatcher) may need this core.
+    std::this_thread::yield();
   }
 }
 

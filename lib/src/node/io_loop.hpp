@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +35,13 @@ class IoLoop {
   // commands (the node is shutting down); the command is then dropped unrun.
   [[nodiscard]] bool post(Command command);
 
+  // Subscription filters of the subscribing side, counted here so that ZeroMQ sends one subscribe for the first
+  // local use of a prefix and one unsubscribe for the last: its SUB sends a subscribe on every call but an
+  // unsubscribe only for the last, which would leave publishers counting a subscriber that is gone.
+  // Thread-safe (posted to the I/O thread).
+  [[nodiscard]] bool add_filter(std::string prefix);
+  [[nodiscard]] bool remove_filter(std::string prefix);
+
   // One pass; returns how much it did (0: nothing to do).
   std::size_t do_work();
 
@@ -45,6 +54,7 @@ class IoLoop {
 
  private:
   struct PendingBatch {
+    std::string subject;  // a copy: a large message's bytes, subject included, may have moved into `body`
     zmq::message_t body;
     std::size_t count = 0;
   };
@@ -52,6 +62,7 @@ class IoLoop {
   std::size_t run_commands();
   std::size_t send_publications();
   bool send_batch(std::string_view subject, zmq::message_t& body, std::size_t count);
+  zmq::message_t build_batch(std::size_t count, std::size_t bytes);
   void finish_publications(std::size_t count);
   std::size_t take_filter_events();
   std::size_t take_inbound();
@@ -76,6 +87,7 @@ class IoLoop {
   bool inbound_pending_ = true;
   bool filters_pending_ = true;
   std::uint64_t next_sequence_ = 1;
+  std::map<std::string, int, std::less<>> filter_refs_;  // I/O thread only
   InboundMessage receiving_;
   std::chrono::steady_clock::time_point linger_deadline_{};
 };

@@ -63,4 +63,8 @@ void Node::close() noexcept {
   if (core_) core_->close();
 }
 
+void Node::stop() {
+  if (core_) core_->shutdown();
+}
+
 }  // namespace weft

@@ -73,9 +73,15 @@ std::size_t RemoteFilters::wait_for(std::string_view pattern, std::size_t count,
   std::size_t seen = 0;
   changed_.wait_until(lock, deadline, [&] {
     seen = count_locked(pattern);
-    return seen >= count;
+    return seen >= count || closed_;
   });
   return seen;
+}
+
+void RemoteFilters::close() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  changed_.notify_all();
 }
 
 NodeContext::NodeContext(NodeOptions node_options, const Clock& node_clock, std::uint64_t node_id)

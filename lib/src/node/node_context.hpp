@@ -56,6 +56,8 @@ class RemoteFilters {
   [[nodiscard]] std::uint64_t total() const;
   // Waits until count_overlapping(pattern) >= count or the deadline passes; returns the last count seen.
   std::size_t wait_for(std::string_view pattern, std::size_t count, std::chrono::steady_clock::time_point deadline);
+  // Ends every wait_for() now (the node is closing).
+  void close();
 
  private:
   std::size_t count_locked(std::string_view pattern) const;
@@ -63,6 +65,7 @@ class RemoteFilters {
   std::condition_variable changed_;
   std::map<std::string, std::size_t, std::less<>> counts_;
   std::uint64_t total_ = 0;
+  bool closed_ = false;
 };
 
 struct NodeContext {

@@ -186,7 +186,7 @@ Status NodeCore::publish(std::string_view subject, std::span<const std::byte> pa
   }
   auto deadline = std::chrono::steady_clock::now() + context.options.block_timeout;
   while (true) {
-    queue.wait_for_room(popped_before, deadline);
+    queue.wait_for_room(popped_before, deadline, [&] { return context.closed.load(std::memory_order_relaxed); });
     if (context.closed.load(std::memory_order_relaxed)) return Status::closed("the node is closed");
     popped_before = queue.popped();
     if (queue.try_push(bytes, fill)) {
@@ -208,7 +208,7 @@ Result<Subscription> NodeCore::subscribe(std::string_view pattern, Handler handl
   if (!handler) return Status::invalid_argument("the handler is empty");
   auto state = context_->registry.add(std::string(pattern), std::move(handler));
   std::string prefix(literal_prefix(pattern));
-  if (!io_loop_->post([prefix](Transport& transport) { transport.add_filter(prefix); })) {
+  if (!io_loop_->add_filter(prefix)) {
     context_->registry.remove(state->id());
     return Status::closed("the node is closed");
   }
@@ -223,7 +223,7 @@ void NodeCore::unsubscribe(SubscriptionState& subscription) {
   subscription.stop();
   std::string prefix(literal_prefix(subscription.pattern()));
   // Refused only once the node is stopping, when the sockets are going away anyway.
-  (void)io_loop_->post([prefix](Transport& transport) { transport.remove_filter(prefix); });
+  (void)io_loop_->remove_filter(prefix);
 }
 
 Status NodeCore::wait_for_subscribers(std::string_view pattern, std::size_t count, std::chrono::milliseconds timeout) {
@@ -231,6 +231,7 @@ Status NodeCore::wait_for_subscribers(std::string_view pattern, std::size_t coun
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::size_t seen = context_->remote_filters.wait_for(pattern, count, deadline);
   if (seen >= count) return Status::ok();
+  if (context_->closed.load(std::memory_order_relaxed)) return Status::closed("the node is closed");
   return Status::timeout("waited " + std::to_string(timeout.count()) + " ms for " + std::to_string(count) +
                          " subscriber(s) to '" + std::string(pattern) + "', saw " + std::to_string(seen));
 }
@@ -284,7 +285,12 @@ NodeStats NodeCore::stats() const {
   return s;
 }
 
-void NodeCore::close() noexcept { context_->closed.store(true, std::memory_order_relaxed); }
+void NodeCore::close() noexcept {
+  context_->closed.store(true, std::memory_order_relaxed);
+  // Callers blocked in publish() (kBlock) or wait_for_subscribers() return now, with a closed status.
+  context_->publish_queue.wake_all_waiters();
+  context_->remote_filters.close();
+}
 
 void NodeCore::shutdown() {
   std::call_once(shutdown_once_, [this] {

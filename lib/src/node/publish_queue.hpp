@@ -111,13 +111,21 @@ class PublishQueue {
 
   // Producer, blocking policy: waits until something was popped since `popped_before` (read before the failed
   // try_push) or the deadline passes.
-  template <typename Clock, typename Duration>
-  void wait_for_room(std::uint64_t popped_before, std::chrono::time_point<Clock, Duration> deadline) {
+  // `give_up()` ends the wait early (the node closed); it is checked whenever the waiter wakes.
+  template <typename Clock, typename Duration, typename GiveUp>
+  void wait_for_room(std::uint64_t popped_before, std::chrono::time_point<Clock, Duration> deadline,
+                     GiveUp give_up) {
     std::unique_lock lock(room_mutex_);
     room_waiters_.fetch_add(1, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    room_cv_.wait_until(lock, deadline, [&] { return popped() != popped_before; });
+    room_cv_.wait_until(lock, deadline, [&] { return popped() != popped_before || give_up(); });
     room_waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // Wakes every producer waiting for room, so that it can see that the node closed.
+  void wake_all_waiters() {
+    std::lock_guard lock(room_mutex_);
+    room_cv_.notify_all();
   }
 
   // Consumer: after popping, wakes producers waiting for room (cheap when there are none).
