@@ -18,6 +18,13 @@ constexpr std::chrono::milliseconds kBlockedSendWait{2};
 // A message at least this large, alone in its batch, is handed to ZeroMQ without a copy.
 constexpr std::size_t kZeroCopyBytes = 8 * 1024;
 
+bool any_ready(std::span<const pollfd> fds) {
+  for (const pollfd& p : fds) {
+    if (p.revents != 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 IoLoop::IoLoop(NodeContext& context, std::unique_ptr<Transport> transport)
@@ -56,7 +63,34 @@ std::size_t IoLoop::do_work() {
   work += send_publications();
   work += take_filter_events();
   work += take_inbound();
+  work += step_agents();
   return work;
+}
+
+std::size_t IoLoop::step_agents() {
+  if (agents_.empty()) return 0;
+  std::size_t work = 0;
+  const auto now = context_.clock.now();
+  for (auto& agent : agents_) work += agent->do_work(now, *transport_);
+  return work;
+}
+
+std::span<pollfd> IoLoop::agent_pollfds() {
+  agent_fds_.clear();
+  for (auto& agent : agents_) agent->pollable(agent_fds_);
+  agent_pollfds_.clear();
+  for (int fd : agent_fds_) agent_pollfds_.push_back({fd, POLLIN, 0});
+  return agent_pollfds_;
+}
+
+std::chrono::microseconds IoLoop::agent_timeout(std::chrono::microseconds timeout) {
+  if (agents_.empty()) return timeout;
+  auto deadline = Clock::TimePoint::max();
+  for (auto& agent : agents_) deadline = std::min(deadline, agent->next_deadline());
+  if (deadline == Clock::TimePoint::max()) return timeout;
+  auto until = std::chrono::duration_cast<std::chrono::microseconds>(deadline - context_.clock.now());
+  if (until.count() < 0) until = std::chrono::microseconds(0);
+  return timeout.count() < 0 ? until : std::min(timeout, until);
 }
 
 std::size_t IoLoop::run_commands() {
@@ -273,9 +307,11 @@ bool IoLoop::spin_for_work() {
   for (unsigned round = 1;; ++round) {
     if (work_waiting()) return true;
     if (round % 8 == 0) {
-      Readiness ready = transport_->wait(std::chrono::microseconds(0), context_.io_wake.fd(), !inbound_pending_);
+      auto extra = agent_pollfds();
+      Readiness ready =
+          transport_->wait(std::chrono::microseconds(0), context_.io_wake.fd(), !inbound_pending_, extra);
       note(ready);
-      if (ready.inbound || ready.filter_events) return true;
+      if (ready.inbound || ready.filter_events || any_ready(extra)) return true;
       if (std::chrono::steady_clock::now() >= deadline) return false;
     }
     // Yield rather than pause: on a machine with more runnable threads than cores, the thread that will
@@ -296,7 +332,7 @@ void IoLoop::sleep_until_work() {
   // A refused batch (kBlock) is retried at once; otherwise sleep until a socket or the wake signal stirs. The
   // subscribing socket is watched only once drained: it signals new input, not input already announced.
   auto timeout = pending_ ? std::chrono::microseconds(0) : std::chrono::microseconds(-1);
-  note(transport_->wait(timeout, wake.fd(), !inbound_pending_));
+  note(transport_->wait(agent_timeout(timeout), wake.fd(), !inbound_pending_, agent_pollfds()));
   wake.clear();
 }
 
@@ -313,6 +349,7 @@ void IoLoop::run() {
     accepting_commands_ = false;
   }
   run_commands();
+  for (auto& agent : agents_) agent->stop(*transport_);
   discard_remaining();
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(linger_deadline_ -
                                                                     std::chrono::steady_clock::now());

@@ -13,8 +13,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <vector>
 
+#include "node/io_agent.hpp"
 #include "node/node_context.hpp"
 #include "transport/transport.hpp"
 
@@ -30,6 +32,9 @@ class IoLoop {
 
   // Before the thread starts (binding and connecting at construction) or from tests that step the loop.
   [[nodiscard]] Transport& transport() noexcept { return *transport_; }
+
+  // Adds a part that runs on the I/O thread (discovery, the control channel). Only before run() starts.
+  void add_agent(std::unique_ptr<IoAgent> agent) { agents_.push_back(std::move(agent)); }
 
   // Runs `command` on the I/O thread at its next pass. Thread-safe. False once the loop has stopped taking
   // commands (the node is shutting down); the command is then dropped unrun.
@@ -66,6 +71,10 @@ class IoLoop {
   void finish_publications(std::size_t count);
   std::size_t take_filter_events();
   std::size_t take_inbound();
+  std::size_t step_agents();
+  // The agents' descriptors, gathered before a wait, and how long the wait may last for their deadlines.
+  std::span<pollfd> agent_pollfds();
+  [[nodiscard]] std::chrono::microseconds agent_timeout(std::chrono::microseconds timeout);
   [[nodiscard]] bool inbound_has_room();
   void notify_dispatcher();
   [[nodiscard]] bool publications_waiting() const noexcept;
@@ -88,6 +97,9 @@ class IoLoop {
   bool filters_pending_ = true;
   std::uint64_t next_sequence_ = 1;
   std::map<std::string, int, std::less<>> filter_refs_;  // I/O thread only
+  std::vector<std::unique_ptr<IoAgent>> agents_;
+  std::vector<int> agent_fds_;
+  std::vector<pollfd> agent_pollfds_;
   InboundMessage receiving_;
   std::chrono::steady_clock::time_point linger_deadline_{};
 };

@@ -6,10 +6,12 @@
 // calls come from the one thread that owns the transport.
 #pragma once
 
+#include <poll.h>
 #include <zmq.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -78,10 +80,12 @@ class Transport {
   // Takes the next subscription event from the publishing side without blocking; false when there is none.
   virtual bool next_filter_event(FilterEvent& out) = 0;
 
-  // Blocks until there may be input (inbound only when `want_inbound`), `wake_fd` is readable, or `timeout`
-  // passes (zero: just look; negative: no limit). Only safe to sleep on a side after draining it to kNone:
-  // the readiness signals new input, not input already waiting.
-  virtual Readiness wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound) = 0;
+  // Blocks until there may be input (inbound only when `want_inbound`), `wake_fd` or one of `extra` is
+  // readable, or `timeout` passes (zero: just look; negative: no limit). Only safe to sleep on a side after
+  // draining it to kNone: the readiness signals new input, not input already waiting. The `revents` of each
+  // `extra` entry are filled in.
+  virtual Readiness wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound,
+                         std::span<pollfd> extra) = 0;
 
   // Sets how long unsent messages may hold up close, then closes the sockets. Further calls fail.
   virtual void close(std::chrono::milliseconds linger) = 0;

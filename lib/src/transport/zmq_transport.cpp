@@ -171,19 +171,25 @@ bool ZmqTransport::next_filter_event(FilterEvent& out) {
   }
 }
 
-Readiness ZmqTransport::wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound) {
+Readiness ZmqTransport::wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound,
+                             std::span<pollfd> extra) {
   // poll(2) on ZeroMQ's own descriptors rather than zmq_poll(): zmq_poll asks every socket for its events
   // before and after sleeping, a system call each, on every wake-up. Its descriptors signal new commands
   // (such as "a pipe has messages again"), which is all the caller needs once it has drained a socket.
-  Readiness ready;
-  pollfd fds[3] = {{wake_fd, POLLIN, 0}, {publisher_fd_, POLLIN, 0}, {subscriber_fd_, POLLIN, 0}};
+  poll_set_.clear();
+  poll_set_.push_back({wake_fd, POLLIN, 0});
+  poll_set_.push_back({publisher_fd_, POLLIN, 0});
+  poll_set_.push_back({want_inbound ? subscriber_fd_ : -1, POLLIN, 0});  // a negative fd is skipped
+  for (const pollfd& p : extra) poll_set_.push_back({p.fd, p.events, 0});
   int timeout_ms = -1;
   if (timeout.count() >= 0) timeout_ms = static_cast<int>((timeout.count() + 999) / 1000);
-  int n = ::poll(fds, want_inbound ? 3 : 2, timeout_ms);
+  Readiness ready;
+  int n = ::poll(poll_set_.data(), poll_set_.size(), timeout_ms);
   if (n <= 0) return ready;  // timeout, or EINTR: the caller looks again
-  ready.woken = fds[0].revents != 0;
-  ready.filter_events = fds[1].revents != 0;
-  ready.inbound = want_inbound && fds[2].revents != 0;
+  ready.woken = poll_set_[0].revents != 0;
+  ready.filter_events = poll_set_[1].revents != 0;
+  ready.inbound = want_inbound && poll_set_[2].revents != 0;
+  for (std::size_t i = 0; i < extra.size(); ++i) extra[i].revents = poll_set_[3 + i].revents;
   return ready;
 }
 

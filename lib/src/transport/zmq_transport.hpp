@@ -3,6 +3,8 @@
 
 #include <zmq.hpp>
 
+#include <vector>
+
 #include "transport/transport.hpp"
 
 namespace weft::detail {
@@ -23,7 +25,7 @@ class ZmqTransport final : public Transport {
   SendResult send(std::string_view subject, zmq::message_t& body, std::chrono::milliseconds wait) override;
   ReceiveResult receive(InboundMessage& out) override;
   bool next_filter_event(FilterEvent& out) override;
-  Readiness wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound) override;
+  Readiness wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound, std::span<pollfd> extra) override;
   void close(std::chrono::milliseconds linger) override;
 
  private:
@@ -36,6 +38,7 @@ class ZmqTransport final : public Transport {
   int publisher_fd_ = -1;   // ZMQ_FD: signals new commands for the socket
   int subscriber_fd_ = -1;
   int send_timeout_ms_ = 0;
+  std::vector<pollfd> poll_set_;  // reused by wait()
   bool closed_ = false;
 };
 

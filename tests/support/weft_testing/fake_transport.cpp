@@ -97,15 +97,18 @@ bool FakeTransport::next_filter_event(detail::FilterEvent& out) {
   return true;
 }
 
-detail::Readiness FakeTransport::wait(std::chrono::microseconds timeout, int wake_fd, bool) {
-  pollfd fds[2] = {{wake_fd, POLLIN, 0}, {network_->signal_fd_, POLLIN, 0}};
+detail::Readiness FakeTransport::wait(std::chrono::microseconds timeout, int wake_fd, bool,
+                                      std::span<pollfd> extra) {
+  std::vector<pollfd> fds = {{wake_fd, POLLIN, 0}, {network_->signal_fd_, POLLIN, 0}};
+  for (const pollfd& p : extra) fds.push_back({p.fd, p.events, 0});
   int ms = timeout.count() < 0 ? -1 : static_cast<int>((timeout.count() + 999) / 1000);
-  ::poll(fds, 2, ms);
+  ::poll(fds.data(), fds.size(), ms);
   if (fds[1].revents & POLLIN) {
     // Consume only a signal this call reports: one that arrives after poll(2) stays for the next call.
     std::uint64_t value = 0;
     [[maybe_unused]] auto n = ::read(network_->signal_fd_, &value, sizeof value);
   }
+  for (std::size_t i = 0; i < extra.size(); ++i) extra[i].revents = fds[2 + i].revents;
   detail::Readiness ready;
   ready.woken = fds[0].revents & POLLIN;
   // One signal for both directions: report both, the loop drains each until it finds nothing.

@@ -60,7 +60,8 @@ class FakeTransport final : public detail::Transport {
   detail::SendResult send(std::string_view subject, zmq::message_t& body, std::chrono::milliseconds wait) override;
   detail::ReceiveResult receive(detail::InboundMessage& out) override;
   bool next_filter_event(detail::FilterEvent& out) override;
-  detail::Readiness wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound) override;
+  detail::Readiness wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound,
+                         std::span<pollfd> extra) override;
   void close(std::chrono::milliseconds) override {}
 
  private:
