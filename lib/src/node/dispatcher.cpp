@@ -1,5 +1,7 @@
 #include "node/dispatcher.hpp"
 
+#include <poll.h>
+
 #include <exception>
 #include <string>
 #include <thread>
@@ -190,30 +192,47 @@ void Dispatcher::deliver_through_executor(std::shared_ptr<DecodedBatch> batch,
   }
 }
 
-void Dispatcher::wait_for_input() {
+bool Dispatcher::spin_for_input() {
   NodeContext& context = *context_;
-  // Spin first: the next message often follows within microseconds, and waking from the condition variable
-  // costs more than that.
+  // Spin first: the next message often follows within microseconds, and waking from sleep costs more.
   auto spin_until = std::chrono::steady_clock::now() + context.options.dispatch_spin;
   for (unsigned round = 1; context.options.dispatch_spin.count() > 0; ++round) {
-    if (context.inbound.front() != nullptr || context.stopping.load(std::memory_order_relaxed)) return;
+    if (context.inbound.front() != nullptr || context.stopping.load(std::memory_order_relaxed)) return true;
     if (round % 8 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
     // Yield, not pause: with more runnable threads than cores the I/O thread may need this core to deliver.
     std::this_thread::yield();
   }
-  std::unique_lock lock(context.dispatch_mutex);
-  context.dispatcher_waiting.store(true, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  context.dispatch_cv.wait(lock, [&] {
-    return context.inbound.front() != nullptr || context.stopping.load(std::memory_order_relaxed);
-  });
-  context.dispatcher_waiting.store(false, std::memory_order_relaxed);
+  return false;
+}
+
+void Dispatcher::wait_for_input() {
+  NodeContext& context = *context_;
+  if (spin_for_input()) return;
+  // The spin after a wake-up by the socket found nothing: that signal was not a message for us (or the I/O
+  // thread is busy). Stop watching the socket until something is dispatched again, or we would spin on it.
+  if (woken_by_socket_) watch_socket_ = false;
+  woken_by_socket_ = false;
+  WakeSignal& wake = context.dispatch_wake;
+  wake.prepare_sleep();
+  if (context.inbound.front() != nullptr || context.stopping.load(std::memory_order_relaxed)) {
+    wake.cancel_sleep();
+    return;
+  }
+  const bool watch = watch_socket_ && context.inbound_signal_fd >= 0 && context.options.dispatch_spin.count() > 0;
+  pollfd fds[2] = {{wake.fd(), POLLIN, 0}, {watch ? context.inbound_signal_fd : -1, POLLIN, 0}};
+  ::poll(fds, 2, -1);
+  woken_by_socket_ = watch && fds[1].revents != 0 && fds[0].revents == 0;
+  wake.clear();
 }
 
 void Dispatcher::run() {
   NodeContext& context = *context_;
   while (true) {
-    if (do_work() > 0) continue;
+    if (do_work() > 0) {
+      watch_socket_ = true;
+      woken_by_socket_ = false;
+      continue;
+    }
     if (context.stopping.load(std::memory_order_acquire)) break;
     wait_for_input();
   }

@@ -39,6 +39,7 @@ class Dispatcher {
   bool decode(DecodedBatch& batch);
   const SubscriptionList& matching(std::string_view subject);
   void deliver_through_executor(std::shared_ptr<DecodedBatch> batch, const SubscriptionList& subscriptions);
+  bool spin_for_input();
   void wait_for_input();
   void count_undelivered();
 
@@ -53,6 +54,10 @@ class Dispatcher {
   std::string cached_subject_;
   SubscriptionList cached_matches_;
   bool cache_valid_ = false;
+
+  // Whether the idle dispatcher also watches the subscribing socket's signal (see NodeContext).
+  bool watch_socket_ = true;
+  bool woken_by_socket_ = false;
 };
 
 }  // namespace weft::detail

@@ -272,13 +272,7 @@ std::size_t IoLoop::take_inbound() {
   return work;
 }
 
-void IoLoop::notify_dispatcher() {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (context_.dispatcher_waiting.load(std::memory_order_relaxed)) {
-    std::lock_guard lock(context_.dispatch_mutex);
-    context_.dispatch_cv.notify_one();
-  }
-}
+void IoLoop::notify_dispatcher() { context_.wake_dispatcher(); }
 
 bool IoLoop::publications_waiting() const noexcept {
   return !pending_ && context_.publish_queue.front() != nullptr;

@@ -92,9 +92,13 @@ struct NodeContext {
   // I/O thread -> dispatcher.
   SpscRing<InboundMessage> inbound;
   std::atomic<bool> inbound_blocked{false};  // the I/O thread waits for the dispatcher to make room
-  std::mutex dispatch_mutex;
-  std::condition_variable dispatch_cv;
-  std::atomic<bool> dispatcher_waiting{false};
+  // Wakes the dispatcher when it sleeps; wake_dispatcher() is cheap when it does not.
+  WakeSignal dispatch_wake;
+  void wake_dispatcher() noexcept { dispatch_wake.notify(); }
+  // The transport's "input may have arrived" descriptor (ZMQ_FD of the subscribing socket), or -1. The
+  // dispatcher only watches it, never touches the socket: it wakes together with the I/O thread instead of
+  // after it, which takes one sleeping thread's wake-up off every received message's latency.
+  int inbound_signal_fd = -1;
 
   // Dispatcher -> application executor (NodeOptions::executor): tasks in flight, bounded.
   std::mutex executor_mutex;

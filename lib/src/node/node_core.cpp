@@ -122,6 +122,7 @@ NodeCore::NodeCore(NodeOptions options, std::unique_ptr<Transport> transport, co
     if (Status s = transport->connect_publisher(o.publish_to[i]); !s) fail(s, "publish_to", i);
   }
 
+  context_->inbound_signal_fd = transport->inbound_signal_fd();
   io_loop_ = std::make_unique<IoLoop>(*context_, std::move(transport));
   auto dispatcher = std::make_shared<Dispatcher>(context_);
   dispatcher_ = dispatcher;
@@ -304,10 +305,7 @@ void NodeCore::shutdown() {
     context.io_wake.force_notify();
     context.publish_queue.notify_room();
     if (io_thread_.joinable()) io_thread_.join();
-    {
-      std::lock_guard lock(context.dispatch_mutex);
-      context.dispatch_cv.notify_all();
-    }
+    context.dispatch_wake.force_notify();
     {
       std::lock_guard lock(context.executor_mutex);
       context.executor_cv.notify_all();

@@ -87,6 +87,10 @@ class Transport {
   virtual Readiness wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound,
                          std::span<pollfd> extra) = 0;
 
+  // A descriptor that becomes readable when the subscribing side may have new input, for another thread to
+  // watch (never to read); -1 when the transport has none.
+  [[nodiscard]] virtual int inbound_signal_fd() const noexcept { return -1; }
+
   // Sets how long unsent messages may hold up close, then closes the sockets. Further calls fail.
   virtual void close(std::chrono::milliseconds linger) = 0;
 };

@@ -26,6 +26,7 @@ class ZmqTransport final : public Transport {
   ReceiveResult receive(InboundMessage& out) override;
   bool next_filter_event(FilterEvent& out) override;
   Readiness wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound, std::span<pollfd> extra) override;
+  [[nodiscard]] int inbound_signal_fd() const noexcept override { return subscriber_fd_; }
   void close(std::chrono::milliseconds linger) override;
 
  private:
