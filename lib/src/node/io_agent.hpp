@@ -20,8 +20,9 @@ class IoAgent {
   // descriptors such as ZeroMQ's signal new input only.
   virtual std::size_t do_work(Clock::TimePoint now, Transport& transport) = 0;
 
-  // Appends the descriptors to watch for input while the loop sleeps.
+  // Appends the descriptors to watch for input while the loop sleeps, and hears which became readable.
   virtual void pollable(std::vector<int>& fds) = 0;
+  virtual void on_readable(int /*fd*/) {}
 
   // When do_work() must next run even if nothing arrives; TimePoint::max() when never.
   [[nodiscard]] virtual Clock::TimePoint next_deadline() = 0;

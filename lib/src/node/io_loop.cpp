@@ -18,13 +18,6 @@ constexpr std::chrono::milliseconds kBlockedSendWait{2};
 // A message at least this large, alone in its batch, is handed to ZeroMQ without a copy.
 constexpr std::size_t kZeroCopyBytes = 8 * 1024;
 
-bool any_ready(std::span<const pollfd> fds) {
-  for (const pollfd& p : fds) {
-    if (p.revents != 0) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 IoLoop::IoLoop(NodeContext& context, std::unique_ptr<Transport> transport)
@@ -76,11 +69,27 @@ std::size_t IoLoop::step_agents() {
 }
 
 std::span<pollfd> IoLoop::agent_pollfds() {
-  agent_fds_.clear();
-  for (auto& agent : agents_) agent->pollable(agent_fds_);
   agent_pollfds_.clear();
-  for (int fd : agent_fds_) agent_pollfds_.push_back({fd, POLLIN, 0});
+  agent_of_fd_.clear();
+  for (std::size_t a = 0; a < agents_.size(); ++a) {
+    agent_fds_.clear();
+    agents_[a]->pollable(agent_fds_);
+    for (int fd : agent_fds_) {
+      agent_pollfds_.push_back({fd, POLLIN, 0});
+      agent_of_fd_.push_back(a);
+    }
+  }
   return agent_pollfds_;
+}
+
+bool IoLoop::report_readable(std::span<const pollfd> fds) {
+  bool any = false;
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    if (fds[i].revents == 0) continue;
+    agents_[agent_of_fd_[i]]->on_readable(fds[i].fd);
+    any = true;
+  }
+  return any;
 }
 
 std::chrono::microseconds IoLoop::agent_timeout(std::chrono::microseconds timeout) {
@@ -176,6 +185,12 @@ bool IoLoop::send_batch(std::string_view subject, zmq::message_t& body, std::siz
     case SendResult::kSent:
       NodeCounters::add(counters.sent, count);
       NodeCounters::add(counters.batches_sent);
+      // Sending lets ZeroMQ process the socket's pending commands (at most about once a millisecond), which
+      // can consume the signal that subscription messages arrived: look for them again at that pace.
+      if (auto now = std::chrono::steady_clock::now(); now - last_filter_look_ > std::chrono::milliseconds(1)) {
+        filters_pending_ = true;
+        last_filter_look_ = now;
+      }
       return true;
     case SendResult::kFull:
       // kBlock never drops here: a batch still refused when the node stops is discarded with the rest of the
@@ -305,7 +320,7 @@ bool IoLoop::spin_for_work() {
       Readiness ready =
           transport_->wait(std::chrono::microseconds(0), context_.io_wake.fd(), !inbound_pending_, extra);
       note(ready);
-      if (ready.inbound || ready.filter_events || any_ready(extra)) return true;
+      if (report_readable(extra) || ready.inbound || ready.filter_events) return true;
       if (std::chrono::steady_clock::now() >= deadline) return false;
     }
     // Yield rather than pause: on a machine with more runnable threads than cores, the thread that will
@@ -326,7 +341,9 @@ void IoLoop::sleep_until_work() {
   // A refused batch (kBlock) is retried at once; otherwise sleep until a socket or the wake signal stirs. The
   // subscribing socket is watched only once drained: it signals new input, not input already announced.
   auto timeout = pending_ ? std::chrono::microseconds(0) : std::chrono::microseconds(-1);
-  note(transport_->wait(agent_timeout(timeout), wake.fd(), !inbound_pending_, agent_pollfds()));
+  auto extra = agent_pollfds();
+  note(transport_->wait(agent_timeout(timeout), wake.fd(), !inbound_pending_, extra));
+  report_readable(extra);
   wake.clear();
 }
 

@@ -75,6 +75,8 @@ class IoLoop {
   // The agents' descriptors, gathered before a wait, and how long the wait may last for their deadlines.
   std::span<pollfd> agent_pollfds();
   [[nodiscard]] std::chrono::microseconds agent_timeout(std::chrono::microseconds timeout);
+  // Tells the agents which of their descriptors the last wait found readable; true if any.
+  bool report_readable(std::span<const pollfd> fds);
   [[nodiscard]] bool inbound_has_room();
   void notify_dispatcher();
   [[nodiscard]] bool publications_waiting() const noexcept;
@@ -95,11 +97,13 @@ class IoLoop {
   // socket is only slept on once drained, because its descriptor signals new input, not waiting input.
   bool inbound_pending_ = true;
   bool filters_pending_ = true;
+  std::chrono::steady_clock::time_point last_filter_look_{};
   std::uint64_t next_sequence_ = 1;
   std::map<std::string, int, std::less<>> filter_refs_;  // I/O thread only
   std::vector<std::unique_ptr<IoAgent>> agents_;
   std::vector<int> agent_fds_;
   std::vector<pollfd> agent_pollfds_;
+  std::vector<std::size_t> agent_of_fd_;  // agent_pollfds_[i] belongs to agents_[agent_of_fd_[i]]
   InboundMessage receiving_;
   std::chrono::steady_clock::time_point linger_deadline_{};
 };
