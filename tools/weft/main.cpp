@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "bench/peers.hpp"
 #include "commands.hpp"
 #include "weft/version.hpp"
 
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
     std::printf("weft %s\n", weft::kVersionString);
     return weft::cli::kExitOk;
   }
+  // Hidden: the peer processes `weft bench` starts.
+  if (verb == "bench-peer") return weft::cli::run_bench_peer(argc - 1, argv + 1);
   for (const auto& v : kVerbs) {
     if (verb == v.name) return v.run(argc - 1, argv + 1);
   }

@@ -10,10 +10,13 @@
 
 #include <zmq.hpp>
 
+#include <compare>
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "transport/transport.hpp"
+#include "transport/send_result.hpp"
+#include "weft/status.hpp"
 
 namespace weft::detail {
 

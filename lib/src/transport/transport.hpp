@@ -11,10 +11,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "transport/control_transport.hpp"
+#include "transport/send_result.hpp"
 #include "weft/status.hpp"
 
 namespace weft::detail {
@@ -35,7 +38,6 @@ struct InboundMessage {
   zmq::message_t body;
 };
 
-enum class SendResult { kSent, kFull, kFailed };
 enum class ReceiveResult { kMessage, kNone, kBadFraming, kFailed };
 
 struct FilterEvent {
@@ -86,6 +88,11 @@ class Transport {
   // `extra` entry are filled in.
   virtual Readiness wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound,
                          std::span<pollfd> extra) = 0;
+
+  // The control seam on the same underlying transport (it shares the ZeroMQ context); null when unsupported.
+  [[nodiscard]] virtual std::unique_ptr<ControlTransport> make_control_transport(const ControlTransportOptions&) {
+    return nullptr;
+  }
 
   // A descriptor that becomes readable when the subscribing side may have new input, for another thread to
   // watch (never to read); -1 when the transport has none.

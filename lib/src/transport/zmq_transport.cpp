@@ -1,5 +1,7 @@
 #include "transport/zmq_transport.hpp"
 
+#include "transport/zmq_control_transport.hpp"
+
 #include <poll.h>
 
 #include <vector>
@@ -191,6 +193,10 @@ Readiness ZmqTransport::wait(std::chrono::microseconds timeout, int wake_fd, boo
   ready.inbound = want_inbound && poll_set_[2].revents != 0;
   for (std::size_t i = 0; i < extra.size(); ++i) extra[i].revents = poll_set_[3 + i].revents;
   return ready;
+}
+
+std::unique_ptr<ControlTransport> ZmqTransport::make_control_transport(const ControlTransportOptions& options) {
+  return std::make_unique<ZmqControlTransport>(context_, options);
 }
 
 void ZmqTransport::close(std::chrono::milliseconds linger) {

@@ -27,6 +27,8 @@ class ZmqTransport final : public Transport {
   bool next_filter_event(FilterEvent& out) override;
   Readiness wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound, std::span<pollfd> extra) override;
   [[nodiscard]] int inbound_signal_fd() const noexcept override { return subscriber_fd_; }
+  [[nodiscard]] std::unique_ptr<ControlTransport> make_control_transport(
+      const ControlTransportOptions& options) override;
   void close(std::chrono::milliseconds linger) override;
 
  private:

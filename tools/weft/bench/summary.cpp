@@ -1,0 +1,98 @@
+#include "bench/summary.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+namespace weft::cli::bench {
+
+namespace {
+
+auto order_key(const Case& c) {
+  return std::make_tuple(static_cast<int>(c.pattern), static_cast<int>(c.transport), c.size,
+                         static_cast<int>(c.system));
+}
+
+const Sample* find_sample(const std::vector<Sample>& samples, const Case& what, int repeat) {
+  for (const auto& s : samples) {
+    if (s.what == what && s.repeat == repeat && s.status.is_ok()) return &s;
+  }
+  return nullptr;
+}
+
+template <typename Get>
+Spread spread_over(const std::vector<const Sample*>& ok, Get get) {
+  std::vector<double> values;
+  for (const Sample* s : ok) values.push_back(get(*s));
+  return spread_of(std::move(values));
+}
+
+}  // namespace
+
+std::vector<Row> summarize(const std::vector<Sample>& samples, const BenchOptions& options) {
+  std::vector<Case> cases;
+  for (const auto& s : samples) {
+    if (std::find(cases.begin(), cases.end(), s.what) == cases.end()) cases.push_back(s.what);
+  }
+  std::sort(cases.begin(), cases.end(), [](const Case& a, const Case& b) { return order_key(a) < order_key(b); });
+
+  std::vector<Row> rows;
+  for (const Case& what : cases) {
+    Row row;
+    row.what = what;
+    row.count = what.pattern == Pattern::kPubSub ? messages_for(options, what.size) : options.round_trips;
+    std::vector<const Sample*> ok;
+    for (const auto& s : samples) {
+      if (!(s.what == what)) continue;
+      row.lost += s.lost;
+      row.drops += s.drops;
+      if (s.status.is_ok()) {
+        ok.push_back(&s);
+      } else {
+        ++row.failures;
+        row.errors.push_back("repeat " + std::to_string(s.repeat) + ": " + s.status.to_string());
+      }
+    }
+    row.runs = ok.size();
+    // What was done, rather than asked for: --duration may have cut a repeat short.
+    for (const Sample* s : ok) {
+      std::uint64_t done = what.pattern == Pattern::kPubSub ? s->sent : s->round_trips;
+      row.count = s == ok.front() ? done : std::min(row.count, done);
+    }
+    if (what.pattern == Pattern::kPubSub) {
+      row.msgs_per_s = spread_over(ok, [](const Sample& s) { return s.msgs_per_s; });
+      row.mb_per_s = spread_over(ok, [](const Sample& s) { return s.mb_per_s; });
+      if (what.system == System::kWeft) row.mean_batch = spread_over(ok, [](const Sample& s) { return s.mean_batch; });
+    } else {
+      row.p50_us = spread_over(ok, [](const Sample& s) { return s.p50_us; });
+      row.p99_us = spread_over(ok, [](const Sample& s) { return s.p99_us; });
+      row.p999_us = spread_over(ok, [](const Sample& s) { return s.p999_us; });
+    }
+    if (what.system == System::kWeft) {
+      Case raw = what;
+      raw.system = System::kZmq;
+      std::vector<double> ratios;
+      std::vector<double> p99_ratios;
+      for (const Sample* s : ok) {
+        const Sample* base = find_sample(samples, raw, s->repeat);
+        if (base == nullptr) continue;
+        if (what.pattern == Pattern::kPubSub) {
+          if (base->msgs_per_s > 0) ratios.push_back(s->msgs_per_s / base->msgs_per_s);
+        } else {
+          if (base->p50_us > 0) ratios.push_back(s->p50_us / base->p50_us);
+          if (base->p99_us > 0) p99_ratios.push_back(s->p99_us / base->p99_us);
+        }
+      }
+      row.ratio = spread_of(std::move(ratios));
+      row.p99_ratio = spread_of(std::move(p99_ratios));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+bool all_clean(const std::vector<Row>& rows) noexcept {
+  return std::all_of(rows.begin(), rows.end(),
+                     [](const Row& r) { return r.failures == 0 && r.lost == 0 && r.drops == 0; });
+}
+
+}  // namespace weft::cli::bench
