@@ -23,10 +23,10 @@ install(FILES ${PROJECT_BINARY_DIR}/weftConfig.cmake ${PROJECT_BINARY_DIR}/weftC
 # pkg-config: a static libweft needs libzmq and threads on every link line, a shared one only privately.
 if(BUILD_SHARED_LIBS)
   set(WEFT_PC_REQUIRES "")
-  set(WEFT_PC_REQUIRES_PRIVATE "libzmq")
+  set(WEFT_PC_REQUIRES_PRIVATE "libzmq libxxhash")
   set(WEFT_PC_LIBS_EXTRA "")
 else()
-  set(WEFT_PC_REQUIRES "libzmq")
+  set(WEFT_PC_REQUIRES "libzmq libxxhash")
   set(WEFT_PC_REQUIRES_PRIVATE "")
   set(WEFT_PC_LIBS_EXTRA "-pthread")
 endif()
