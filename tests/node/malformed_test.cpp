@@ -44,9 +44,12 @@ class MalformedInput : public ::testing::Test {
     sub_ = node_->subscribe(">", [this](const Message& m) {
                    if (m.payload_text() == "good") ++good_;
                  }).value();
-    // Wait for the node's subscription to reach the raw publisher.
+    // Wait for the node's subscription to ">" (the empty prefix) to reach the raw publisher; the node also
+    // subscribes to its announcements ("_weft.hello"), which may come first.
     zmq::message_t subscription;
-    ASSERT_TRUE(raw_pub_.recv(subscription));
+    do {
+      ASSERT_TRUE(raw_pub_.recv(subscription));
+    } while (subscription.to_string() != std::string("\x01", 1));
   }
 
   void send(std::initializer_list<std::string> frames) {

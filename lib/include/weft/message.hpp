@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <initializer_list>
 #include <optional>
 #include <span>
@@ -71,6 +73,31 @@ struct MessageId {
 
 struct OwnedMessage;
 
+namespace detail {
+struct DeliveryRef;
+}
+
+// Settles one at-least-once delivery by hand (SubscribeOptions::ack = AckPolicy::kManual), from any thread,
+// during or after the handler. The first of ack(), nak() counts; in_progress() may come any number of times
+// before it. Copyable; an AckHandle of a best-effort message is not valid() and does nothing.
+class AckHandle {
+ public:
+  AckHandle() = default;
+  [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(state_); }
+  // Handled: the publisher forgets it.
+  void ack();
+  // Not handled: deliver it again, not before `delay` (counts towards max_deliver).
+  void nak(std::chrono::milliseconds delay = std::chrono::milliseconds(0), std::string_view reason = {});
+  // Still working on it: the ack wait starts over.
+  void in_progress();
+
+  struct State;
+  explicit AckHandle(std::shared_ptr<State> state) noexcept : state_(std::move(state)) {}
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
 // A received message. It is a view into the frame that carried it: valid only while the handler runs; call
 // to_owned() to keep it.
 class Message {
@@ -92,12 +119,22 @@ class Message {
 
   [[nodiscard]] OwnedMessage to_owned() const;
 
+  // At-least-once deliveries (durable subscriptions and queue groups) carry their delivery attempt (1 the
+  // first time) and can be settled by hand; best-effort messages say 0 and give an invalid handle.
+  [[nodiscard]] bool at_least_once() const noexcept { return delivery_ != nullptr; }
+  [[nodiscard]] std::uint32_t delivery_attempt() const noexcept;
+  [[nodiscard]] AckHandle ack_handle() const;
+
+  // For the node: ties the view to its delivery.
+  void set_delivery(const detail::DeliveryRef* delivery) noexcept { delivery_ = delivery; }
+
  private:
   std::string_view subject_;
   std::span<const std::byte> payload_;
   HeadersView headers_;
   MessageId id_;
   std::int64_t timestamp_ns_;
+  const detail::DeliveryRef* delivery_ = nullptr;
 };
 
 // A message that owns its bytes.

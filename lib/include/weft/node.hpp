@@ -50,9 +50,49 @@ class Node {
     return publish(subject, as_bytes(text), headers);
   }
 
+  // With options: PublishOptions::delivery = Delivery::kAtLeastOnce keeps the message in the outbox until
+  // every durable subscriber and queue group that matched it acknowledged it; on_complete says how it ended.
+  // Ok once the message is queued; back-pressure or timeout when the outbox is full (OutboxOptions::policy).
+  Status publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
+                 const PublishOptions& options);
+  Status publish(std::string_view subject, std::string_view text, const Headers& headers,
+                 const PublishOptions& options) {
+    return publish(subject, as_bytes(text), headers, options);
+  }
+
+  // Waits until every at-least-once message published so far is settled: acknowledged everywhere, or failed.
+  // Ok, or timeout saying how many are outstanding.
+  Status wait_for_acknowledgements(std::chrono::milliseconds timeout);
+
   // Delivers every message whose subject matches the pattern to the handler, until the Subscription is
   // destroyed. Errors: invalid-argument (bad pattern, empty handler), closed.
   Result<Subscription> subscribe(std::string_view pattern, Handler handler);
+
+  // A durable subscription (options.durable) or a work-queue member (options.queue): at least once, settled
+  // as options.ack says. With neither set, the same as subscribe(pattern, handler).
+  Result<Subscription> subscribe(std::string_view pattern, Handler handler, const SubscribeOptions& options);
+
+  // Joins work-queue `group` on the pattern: each matching message goes to exactly one member of the group.
+  Result<Subscription> queue_subscribe(std::string_view pattern, std::string_view group, Handler handler,
+                                       SubscribeOptions options = {}) {
+    options.queue = std::string(group);
+    return subscribe(pattern, std::move(handler), options);
+  }
+
+  // Publishes a request and waits for the first reply. Responders subscribe to the subject as usual (or as a
+  // queue group, so that one of them answers) and answer with reply(). no-responders at once when no node is
+  // subscribed to the subject; timeout when nobody answered in time.
+  Result<OwnedMessage> request(std::string_view subject, std::span<const std::byte> payload,
+                               std::chrono::milliseconds timeout, const Headers& headers = {});
+  Result<OwnedMessage> request(std::string_view subject, std::string_view text, std::chrono::milliseconds timeout,
+                               const Headers& headers = {}) {
+    return request(subject, as_bytes(text), timeout, headers);
+  }
+  // Answers a request received in a handler. invalid-argument when the message is not a request.
+  Status reply(const Message& request, std::span<const std::byte> payload, const Headers& headers = {});
+  Status reply(const Message& request, std::string_view text, const Headers& headers = {}) {
+    return reply(request, as_bytes(text), headers);
+  }
 
   // Waits until peers hold at least `count` subscription filters that overlap the subject or pattern: the cure
   // for ZeroMQ's slow joiner, whose first messages are lost while its subscription is still on its way.
@@ -69,6 +109,8 @@ class Node {
 
   // The endpoints this node publishes on, with wildcards resolved ("tcp://127.0.0.1:41237").
   [[nodiscard]] std::vector<std::string> endpoints() const;
+  // Where peers reach this node's control channel (acknowledgements, at-least-once deliveries, replies).
+  [[nodiscard]] std::string control_endpoint() const;
   // The endpoints its subscriber side listens on (NodeOptions::subscriber_bind), resolved.
   [[nodiscard]] std::vector<std::string> subscriber_endpoints() const;
 

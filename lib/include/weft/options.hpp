@@ -6,11 +6,14 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace weft {
+
+class Status;
 
 // What happens when a bounded queue on the publishing side is full.
 enum class OverflowPolicy {
@@ -31,6 +34,62 @@ class Executor {
 };
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+// How hard the node tries to deliver a message (docs/guarantees.md).
+enum class Delivery {
+  kBestEffort,   // at most once, as fast as ZeroMQ: telemetry
+  kAtLeastOnce,  // kept in the outbox until every durable subscriber and queue group acknowledged it
+};
+
+// What publish() does when the at-least-once outbox is full.
+enum class OutboxPolicy {
+  kBlock,       // wait up to OutboxOptions::block_timeout for room, then fail with a timeout
+  kReject,      // fail at once with back-pressure
+  kDropOldest,  // make room by failing the oldest message in the outbox (its completion says so; counted)
+};
+
+struct OutboxOptions {
+  std::size_t max_messages = 100000;
+  std::size_t max_bytes = 256 * 1024 * 1024;
+  OutboxPolicy policy = OutboxPolicy::kBlock;
+  std::chrono::milliseconds block_timeout{10000};
+};
+
+// Per-publish options (node.publish(subject, payload, headers, options)).
+struct PublishOptions {
+  // Unset: NodeOptions::at_least_once_subjects decides (at least once when the subject matches one of them).
+  std::optional<Delivery> delivery;
+  // At least once: how long the acknowledgements may take before the publish fails.
+  std::chrono::milliseconds timeout{30000};
+  // At least once: called once, off the I/O thread, when every consumer acknowledged the message (ok) or it
+  // failed (timeout, dead-lettered, dropped from a full outbox, node stopped).
+  std::function<void(const Status&)> on_complete;
+};
+
+enum class AckPolicy {
+  kAuto,    // acknowledged when the handler returns, nak'd when it throws
+  kManual,  // the handler (or anyone later) settles it through Message::ack_handle()
+};
+
+// Per-subscription options (node.subscribe(pattern, handler, options)).
+struct SubscribeOptions {
+  // Non-empty: a durable subscription under this name: at least once, its progress kept by the publishers
+  // across restarts of this process. Two processes with one durable name share its messages.
+  std::string durable;
+  // Non-empty: a member of this work-queue group: each message to exactly one member (at least once).
+  std::string queue;
+  AckPolicy ack = AckPolicy::kAuto;
+  // How long a delivery may stay unacknowledged before it goes to another member (or again to this one).
+  std::chrono::milliseconds ack_wait{30000};
+  // After this many deliveries without an acknowledgement a message goes to the dead-letter queue.
+  std::uint32_t max_deliver = 5;
+  // Deliveries this subscription holds unacknowledged at most, per publisher (the credit it grants).
+  std::uint32_t max_in_flight = 1024;
+  // Duplicates with the same value of this header within the window are suppressed (empty: only the
+  // per-stream sequence window applies).
+  std::string idempotency_header = "weft-idempotency-key";
+  std::chrono::milliseconds idempotency_window{120000};
+};
 using LogSink = std::function<void(LogLevel, std::string_view)>;
 
 struct NodeOptions {
@@ -87,6 +146,17 @@ struct NodeOptions {
   // Kernel socket buffers for tcp (SO_SNDBUF/SO_RCVBUF), bytes; 0 keeps the OS default.
   int tcp_send_buffer = 0;
   int tcp_receive_buffer = 0;
+
+  // The control endpoint: where peers send acknowledgements, at-least-once deliveries and replies. Empty:
+  // derived from the first of `bind` (same transport and host, another port; ipc: "<path>.ctl"), or
+  // tcp://127.0.0.1:* when nothing is bound.
+  std::string control_bind;
+  // Subjects whose messages go at least once unless PublishOptions say otherwise.
+  std::vector<std::string> at_least_once_subjects;
+  OutboxOptions outbox;
+  // Where the node keeps its dead-letter queue (<data_dir>/dlq). Empty: dead letters are counted and logged
+  // but not kept.
+  std::string data_dir;
 
   // Where handlers run. Empty: on the node's dispatcher thread, one message at a time in arrival order.
   std::shared_ptr<Executor> executor;

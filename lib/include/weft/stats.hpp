@@ -29,6 +29,53 @@ struct SubscriptionStats {
   std::uint64_t handler_exceptions = 0;  // handler calls that threw (the message counts as delivered)
 };
 
+// At-least-once delivery, request/reply and the control channel.
+struct ReliableStats {
+  // Publishing side (this node's outbox).
+  std::uint64_t published = 0;      // at-least-once messages taken into the outbox
+  std::uint64_t acknowledged = 0;   // ... settled by every consumer that matched them
+  std::uint64_t failed = 0;         // ... that failed: timed out, dead-lettered, dropped, abandoned
+  std::uint64_t expired = 0;        // of those, not acknowledged within their timeout
+  std::uint64_t unrouted = 0;       // published with no consumer registered (complete at once)
+  std::uint64_t outbox_rejected = 0;  // refused by publish() because the outbox was full
+  std::uint64_t outbox_dropped = 0;   // failed to make room (OutboxPolicy::kDropOldest)
+  std::uint64_t outstanding = 0;      // in the outbox now
+  std::uint64_t deliveries = 0;     // deliveries sent to consumers (first ones and redeliveries)
+  std::uint64_t redelivered = 0;    // deliveries made again: ack wait ran out, nak, holder gone
+  std::uint64_t naks = 0;
+  std::uint64_t ack_timeouts = 0;
+  std::uint64_t stale_acks = 0;     // acknowledgements refused: the message had been redelivered meanwhile
+  std::uint64_t dead_lettered = 0;
+  std::uint64_t dead_letter_failures = 0;  // dead letters that could not be stored (counted and logged)
+
+  // Subscribing side.
+  std::uint64_t received = 0;           // deliveries received
+  std::uint64_t duplicates = 0;         // deliveries received twice in transit, not handed to a handler again
+  std::uint64_t suppressed = 0;         // duplicates by stream sequence or idempotency key, acknowledged unseen
+  std::uint64_t acks_sent = 0;
+  std::uint64_t naks_sent = 0;
+  std::uint64_t acks_rejected = 0;      // our acknowledgements a publisher refused as stale
+  std::uint64_t resend_requests = 0;    // gaps or lost tails noticed
+
+  // Requests and the control channel.
+  std::uint64_t requests = 0;
+  std::uint64_t replies = 0;
+  std::uint64_t request_timeouts = 0;
+  std::uint64_t no_responders = 0;
+  std::uint64_t control_sent = 0;
+  std::uint64_t control_received = 0;
+  std::uint64_t control_malformed = 0;  // control messages discarded as malformed
+  std::uint64_t announcements = 0;      // other nodes' "_weft.hello" messages received (not in `received`)
+};
+
+// A durable subscriber or queue group that peers registered with this node's publishing side.
+struct ConsumerStats {
+  std::string key;  // the durable name or queue group
+  bool queue = false;
+  std::string pattern;
+  std::size_t members = 0;  // live sessions (a durable one has at most one)
+};
+
 struct NodeStats {
   // Publishing side.
   std::uint64_t published = 0;    // accepted by publish()
@@ -48,6 +95,9 @@ struct NodeStats {
   std::uint64_t handler_exceptions = 0;  // handler calls that threw, over every subscription
   std::uint64_t undelivered_on_close = 0;  // received but not yet dispatched when the node closed
   MalformedStats malformed;
+
+  ReliableStats reliable;
+  std::vector<ConsumerStats> consumers;
 
   std::vector<SubscriptionStats> subscriptions;
 };

@@ -81,9 +81,38 @@ void encode_envelope(ByteBuffer& out, const OutgoingEnvelope& envelope) {
   if (!writer.full()) throw std::logic_error("weft: encoded_envelope_size disagrees with encode_envelope");
 }
 
+namespace {
+void stamp_uint64(std::byte* at, std::uint64_t value) noexcept {
+  std::byte* p = at + 1;  // past the 0xcf marker, big-endian
+  for (int shift = 56; shift >= 0; shift -= 8) *p++ = static_cast<std::byte>((value >> shift) & 0xff);
+}
+}  // namespace
+
+Status validate_headers(const Headers& headers) {
+  if (headers.size() > wire::kMaxHeaders) {
+    return Status::invalid_argument(std::to_string(headers.size()) + " headers, over the limit of " +
+                                    std::to_string(wire::kMaxHeaders));
+  }
+  for (const auto& [key, value] : headers) {
+    if (key.empty()) return Status::invalid_argument("a header key is empty");
+    if (key.size() > wire::kMaxHeaderKeyBytes) {
+      return Status::invalid_argument("header key '" + key.substr(0, 32) + "...' is over the limit of " +
+                                      std::to_string(wire::kMaxHeaderKeyBytes) + " bytes");
+    }
+    if (value.size() > wire::kMaxHeaderValueBytes) {
+      return Status::invalid_argument("the value of header '" + key + "' is " + std::to_string(value.size()) +
+                                      " bytes, over the limit of " + std::to_string(wire::kMaxHeaderValueBytes));
+    }
+  }
+  return Status::ok();
+}
+
 void stamp_sequence(std::byte* envelope, std::uint64_t sequence) noexcept {
-  std::byte* p = envelope + wire::kSequenceOffset + 1;  // past the 0xcf marker, big-endian
-  for (int shift = 56; shift >= 0; shift -= 8) *p++ = static_cast<std::byte>((sequence >> shift) & 0xff);
+  stamp_uint64(envelope + wire::kSequenceOffset, sequence);
+}
+
+void stamp_stream(std::byte* envelope, std::uint64_t stream) noexcept {
+  stamp_uint64(envelope + wire::kStreamOffset, stream);
 }
 
 namespace {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "weft/message.hpp"
+#include "weft/status.hpp"
 
 namespace weft::detail {
 
@@ -45,14 +46,18 @@ struct OutgoingEnvelope {
   std::span<const std::byte> payload;
 };
 
+// Ok, or invalid-argument naming the header that breaks the limits a receiver enforces.
+Status validate_headers(const Headers& headers);
+
 // Appends the envelope to `out`.
 void encode_envelope(ByteBuffer& out, const OutgoingEnvelope& envelope);
 
 // The exact number of bytes encode_envelope appends.
 std::size_t encoded_envelope_size(std::string_view subject, const Headers* headers, std::size_t payload_bytes);
 
-// Overwrites the sequence of an envelope that encode_envelope wrote.
+// Overwrites the sequence (or the stream) of an envelope that encode_envelope wrote.
 void stamp_sequence(std::byte* envelope, std::uint64_t sequence) noexcept;
+void stamp_stream(std::byte* envelope, std::uint64_t stream) noexcept;
 
 // A decoded envelope. The views point into the decoded frame and into the caller's header scratch vector.
 struct EnvelopeView {

@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "subject/reserved.hpp"
 #include "weft/subject.hpp"
 
 namespace weft::detail {
@@ -33,10 +34,15 @@ Dispatcher::Dispatcher(std::shared_ptr<NodeContext> context) : context_(std::mov
 std::size_t Dispatcher::do_work() {
   std::size_t done = 0;
   NodeContext& context = *context_;
+  done += run_tasks();
   while (done < kMaxMessagesPerPass) {
-    InboundMessage* message = context.inbound.front();
-    if (message == nullptr) break;
-    dispatch(*message);
+    DispatchItem* item = context.inbound.front();
+    if (item == nullptr) break;
+    if (item->reliable) {
+      dispatch_reliable(*item);
+    } else {
+      dispatch(item->frames);
+    }
     context.inbound.pop();
     ++done;
     // The I/O thread stops reading when the ring is full; let it know there is room again.
@@ -64,7 +70,7 @@ void Dispatcher::dispatch(InboundMessage& message) {
   std::string_view subject = batch->frames.subject.to_string_view();
   const SubscriptionList& subscriptions = matching(subject);
   if (subscriptions.empty()) {
-    NodeCounters::add(context.counters.unmatched, batch->envelopes.size());
+    if (!is_internal_subject(subject)) NodeCounters::add(context.counters.unmatched, batch->envelopes.size());
     return;
   }
   if (executor) {
@@ -122,7 +128,7 @@ bool Dispatcher::decode(DecodedBatch& batch) {
     batch.envelopes[i].headers = std::span<const HeaderRef>(batch.headers.data() + header_ranges_[i].first,
                                                             header_ranges_[i].second);
   }
-  NodeCounters::add(counters.received, batch.envelopes.size());
+  if (!is_internal_subject(subject)) NodeCounters::add(counters.received, batch.envelopes.size());
   return !batch.envelopes.empty();
 }
 
@@ -135,7 +141,10 @@ const SubscriptionList& Dispatcher::matching(std::string_view subject) {
   }
   if (cache_valid_ && subject == cached_subject_) return cached_matches_;
   cached_matches_.clear();
+  const bool internal_subject = is_internal_subject(subject);
   for (const auto& subscription : *snapshot_) {
+    if (subscription->reliable()) continue;  // at-least-once subscriptions get deliveries, not fan-out
+    if (internal_subject && !is_internal_subject(subscription->pattern())) continue;
     if (subject_matches(subscription->pattern(), subject)) cached_matches_.push_back(subscription);
   }
   cached_subject_.assign(subject);
@@ -167,7 +176,7 @@ void deliver(NodeContext& context, const DecodedBatch& batch, SubscriptionState&
     }
   });
   subscription.count_delivered(delivered);
-  NodeCounters::add(context.counters.delivered, delivered);
+  if (!subscription.internal()) NodeCounters::add(context.counters.delivered, delivered);
 }
 
 void Dispatcher::deliver_through_executor(std::shared_ptr<DecodedBatch> batch,
@@ -197,7 +206,9 @@ bool Dispatcher::spin_for_input() {
   // Spin first: the next message often follows within microseconds, and waking from sleep costs more.
   auto spin_until = std::chrono::steady_clock::now() + context.options.dispatch_spin;
   for (unsigned round = 1; context.options.dispatch_spin.count() > 0; ++round) {
-    if (context.inbound.front() != nullptr || context.stopping.load(std::memory_order_relaxed)) return true;
+    if (context.inbound.front() != nullptr || has_tasks() || context.stopping.load(std::memory_order_relaxed)) {
+      return true;
+    }
     if (round % 8 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
     // Yield, not pause: with more runnable threads than cores the I/O thread may need this core to deliver.
     std::this_thread::yield();
@@ -214,7 +225,7 @@ void Dispatcher::wait_for_input() {
   woken_by_socket_ = false;
   WakeSignal& wake = context.dispatch_wake;
   wake.prepare_sleep();
-  if (context.inbound.front() != nullptr || context.stopping.load(std::memory_order_relaxed)) {
+  if (context.inbound.front() != nullptr || has_tasks() || context.stopping.load(std::memory_order_relaxed)) {
     wake.cancel_sleep();
     return;
   }
@@ -223,6 +234,31 @@ void Dispatcher::wait_for_input() {
   ::poll(fds, 2, -1);
   woken_by_socket_ = watch && fds[1].revents != 0 && fds[0].revents == 0;
   wake.clear();
+}
+
+bool Dispatcher::has_tasks() {
+  std::lock_guard lock(context_->tasks_mutex);
+  return !context_->tasks.empty();
+}
+
+std::size_t Dispatcher::run_tasks() {
+  if (!has_tasks()) return 0;
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(context_->tasks_mutex);
+    tasks.swap(context_->tasks);
+  }
+  for (auto& task : tasks) {
+    try {
+      task();
+    } catch (const std::exception& e) {
+      NodeCounters::add(context_->counters.handler_exceptions);
+      context_->limited_log.warn(kLogHandlerException, std::string("a completion callback threw: ") + e.what());
+    } catch (...) {
+      NodeCounters::add(context_->counters.handler_exceptions);
+    }
+  }
+  return tasks.size();
 }
 
 void Dispatcher::run() {
@@ -242,7 +278,8 @@ void Dispatcher::run() {
 void Dispatcher::count_undelivered() {
   NodeContext& context = *context_;
   std::uint64_t undelivered = 0;
-  while (InboundMessage* message = context.inbound.front()) {
+  while (DispatchItem* item = context.inbound.front()) {
+    InboundMessage* message = &item->frames;
     std::span<const std::byte> body(static_cast<const std::byte*>(message->body.data()), message->body.size());
     std::size_t offset = 0;
     EnvelopeView view;

@@ -35,6 +35,10 @@ class Dispatcher {
 
  private:
   void dispatch(InboundMessage& message);
+  // An at-least-once delivery: to its own subscription, each message acknowledged or nak'd after its handler.
+  void dispatch_reliable(DispatchItem& item);
+  std::size_t run_tasks();
+  bool has_tasks();
   // Decodes batch.frames into batch.envelopes; false when nothing in it is deliverable.
   bool decode(DecodedBatch& batch);
   const SubscriptionList& matching(std::string_view subject);
@@ -46,6 +50,7 @@ class Dispatcher {
   std::shared_ptr<NodeContext> context_;
   DecodedBatch batch_;  // reused when handlers run here
   std::vector<HeaderRef> header_scratch_;
+  std::vector<AckDecision> decisions_;
   std::vector<std::pair<std::size_t, std::size_t>> header_ranges_;
 
   // Matching cache: the subscriptions that matched the last subject, valid while the registry's version holds.

@@ -4,6 +4,7 @@
 #include <string>
 #include <thread>
 
+#include "subject/reserved.hpp"
 #include "weft/subject.hpp"
 
 namespace weft::detail {
@@ -159,7 +160,7 @@ zmq::message_t IoLoop::build_batch(std::size_t count, std::size_t bytes) {
   PublishQueue& queue = context_.publish_queue;
   if (count == 1 && bytes >= kZeroCopyBytes) {
     PublishItem* item = queue.front();
-    stamp_sequence(item->envelope(), next_sequence_++);
+    stamp(*item);
     auto* owned = new ByteBuffer(std::move(item->bytes));  // NOLINT: ownership passes to ZeroMQ's free callback
     item->bytes = ByteBuffer();
     return zmq::message_t(owned->data() + item->subject_bytes, bytes,
@@ -169,11 +170,26 @@ zmq::message_t IoLoop::build_batch(std::size_t count, std::size_t bytes) {
   auto* out = static_cast<std::byte*>(body.data());
   for (std::size_t i = 0; i < count; ++i) {
     PublishItem* item = queue.peek(i);
+    stamp(*item);
     std::memcpy(out, item->envelope(), item->envelope_bytes());
-    stamp_sequence(out, next_sequence_++);
     out += item->envelope_bytes();
   }
   return body;
+}
+
+// Gives a message its stream and sequence as it leaves. An at-least-once message takes the outbox's stream
+// and sequence, and a copy goes into the outbox, before the publish/subscribe copy goes out.
+void IoLoop::stamp(PublishItem& item) {
+  if (!item.reliable || reliable_ == nullptr) {
+    stamp_sequence(item.envelope(), next_sequence_++);
+    return;
+  }
+  std::uint64_t sequence = reliable_->take_sequence();
+  stamp_stream(item.envelope(), reliable_->stream_id());
+  stamp_sequence(item.envelope(), sequence);
+  ReliableRequest& r = *item.reliable;
+  reliable_->add(sequence, item.subject(), item.envelope(), item.envelope_bytes(), r.timeout, std::move(r.on_complete),
+                 r.request);
 }
 
 // True when the batch is dealt with (sent, or dropped and counted); false when it must wait (kBlock).
@@ -278,8 +294,11 @@ std::size_t IoLoop::take_inbound() {
                                                    " bytes, over max_frame_size " + std::to_string(max_frame));
       continue;
     }
-    NodeCounters::add(counters.batches_received);
-    bool pushed = context_.inbound.try_push(receiving_);
+    // Weft's own announcements are counted apart, so that the application's counts are its messages only.
+    NodeCounters::add(is_internal_subject(receiving_.subject.to_string_view()) ? counters.announcements
+                                                                               : counters.batches_received);
+    DispatchItem item{std::move(receiving_), nullptr};
+    bool pushed = context_.inbound.try_push(item);
     (void)pushed;  // inbound_has_room() said there was room, and this is the only producer
     receiving_ = InboundMessage{};
   }
@@ -321,6 +340,11 @@ bool IoLoop::spin_for_work() {
           transport_->wait(std::chrono::microseconds(0), context_.io_wake.fd(), !inbound_pending_, extra);
       note(ready);
       if (report_readable(extra) || ready.inbound || ready.filter_events) return true;
+      if (ready.woken) {
+        // Someone handed this thread work the queues above do not show (acknowledgements, commands).
+        context_.io_wake.clear();
+        return true;
+      }
       if (std::chrono::steady_clock::now() >= deadline) return false;
     }
     // Yield rather than pause: on a machine with more runnable threads than cores, the thread that will

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "node/io_agent.hpp"
+#include "reliable/publisher_engine.hpp"
 #include "node/node_context.hpp"
 #include "transport/transport.hpp"
 
@@ -32,6 +33,9 @@ class IoLoop {
 
   // Before the thread starts (binding and connecting at construction) or from tests that step the loop.
   [[nodiscard]] Transport& transport() noexcept { return *transport_; }
+
+  // The at-least-once outbox, which takes a copy of every at-least-once message as it leaves. Only before run().
+  void set_reliable(PublisherEngine* engine) noexcept { reliable_ = engine; }
 
   // Adds a part that runs on the I/O thread (discovery, the control channel). Only before run() starts.
   void add_agent(std::unique_ptr<IoAgent> agent) { agents_.push_back(std::move(agent)); }
@@ -68,6 +72,7 @@ class IoLoop {
   std::size_t send_publications();
   bool send_batch(std::string_view subject, zmq::message_t& body, std::size_t count);
   zmq::message_t build_batch(std::size_t count, std::size_t bytes);
+  void stamp(PublishItem& item);
   void finish_publications(std::size_t count);
   std::size_t take_filter_events();
   std::size_t take_inbound();
@@ -101,6 +106,7 @@ class IoLoop {
   std::uint64_t next_sequence_ = 1;
   std::map<std::string, int, std::less<>> filter_refs_;  // I/O thread only
   std::vector<std::unique_ptr<IoAgent>> agents_;
+  PublisherEngine* reliable_ = nullptr;
   std::vector<int> agent_fds_;
   std::vector<pollfd> agent_pollfds_;
   std::vector<std::size_t> agent_of_fd_;  // agent_pollfds_[i] belongs to agents_[agent_of_fd_[i]]

@@ -33,6 +33,32 @@ Result<Subscription> Node::subscribe(std::string_view pattern, Handler handler) 
   return core_->subscribe(pattern, std::move(handler));
 }
 
+Status Node::publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
+                     const PublishOptions& options) {
+  return core_ ? core_->publish(subject, payload, headers, options) : moved_from();
+}
+
+Status Node::wait_for_acknowledgements(std::chrono::milliseconds timeout) {
+  return core_ ? core_->wait_for_acknowledgements(timeout) : moved_from();
+}
+
+Result<Subscription> Node::subscribe(std::string_view pattern, Handler handler, const SubscribeOptions& options) {
+  if (!core_) return moved_from();
+  return core_->subscribe(pattern, std::move(handler), options);
+}
+
+Result<OwnedMessage> Node::request(std::string_view subject, std::span<const std::byte> payload,
+                                   std::chrono::milliseconds timeout, const Headers& headers) {
+  if (!core_) return moved_from();
+  return core_->request(subject, payload, timeout, headers);
+}
+
+Status Node::reply(const Message& request, std::span<const std::byte> payload, const Headers& headers) {
+  return core_ ? core_->reply(request, payload, headers) : moved_from();
+}
+
+std::string Node::control_endpoint() const { return core_ ? core_->control_endpoint() : std::string(); }
+
 Status Node::wait_for_subscribers(std::string_view subject_or_pattern, std::size_t count,
                                   std::chrono::milliseconds timeout) {
   return core_ ? core_->wait_for_subscribers(subject_or_pattern, count, timeout) : moved_from();

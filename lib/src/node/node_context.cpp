@@ -1,5 +1,6 @@
 #include "node/node_context.hpp"
 
+#include "subject/reserved.hpp"
 #include "weft/subject.hpp"
 
 namespace weft::detail {
@@ -27,10 +28,43 @@ NodeStats NodeCounters::snapshot() const {
   s.malformed.bad_version = get(bad_version);
   s.malformed.subject_mismatch = get(subject_mismatch);
   s.malformed.bad_subscription = get(bad_subscription);
+  ReliableStats& r = s.reliable;
+  r.published = get(reliable_published);
+  r.acknowledged = get(reliable_acknowledged);
+  r.failed = get(reliable_failed);
+  r.expired = get(reliable_expired);
+  r.unrouted = get(reliable_unrouted);
+  r.outbox_rejected = get(outbox_rejected);
+  r.outbox_dropped = get(outbox_dropped);
+  r.deliveries = get(reliable_deliveries);
+  r.redelivered = get(reliable_redelivered);
+  r.naks = get(reliable_naks);
+  r.ack_timeouts = get(ack_timeouts);
+  r.stale_acks = get(stale_acks);
+  r.dead_lettered = get(dead_lettered);
+  r.dead_letter_failures = get(dead_letter_failures);
+  r.received = get(reliable_received);
+  r.duplicates = get(reliable_duplicates);
+  r.suppressed = get(reliable_suppressed);
+  r.acks_sent = get(acks_sent);
+  r.naks_sent = get(naks_sent);
+  r.acks_rejected = get(acks_rejected);
+  r.resend_requests = get(resend_requests);
+  r.requests = get(requests);
+  r.replies = get(replies);
+  r.request_timeouts = get(request_timeouts);
+  r.no_responders = get(no_responders);
+  r.control_sent = get(control_sent);
+  r.control_received = get(control_received);
+  r.control_malformed = get(control_malformed);
+  r.announcements = get(announcements);
   return s;
 }
 
 void RemoteFilters::apply(const FilterEvent& event) {
+  changes_.fetch_add(1, std::memory_order_relaxed);
+  // Filters on Weft's own subjects (announcements) are not subscribers of the application's messages.
+  if (is_internal_subject(event.prefix)) return;
   std::lock_guard lock(mutex_);
   if (event.kind == FilterEvent::Kind::kSubscribe) {
     ++counts_[event.prefix];
@@ -44,6 +78,17 @@ void RemoteFilters::apply(const FilterEvent& event) {
   changed_.notify_all();
 }
 
+void RemoteFilters::set_consumers(std::vector<ConsumerInfo> consumers) {
+  std::lock_guard lock(mutex_);
+  consumers_ = std::move(consumers);
+  changed_.notify_all();
+}
+
+std::vector<ConsumerInfo> RemoteFilters::consumers() const {
+  std::lock_guard lock(mutex_);
+  return consumers_;
+}
+
 std::size_t RemoteFilters::count_locked(std::string_view pattern) const {
   // A filter F lets a subject through when F is a prefix of it. For a plain subject that is all; a pattern
   // with wildcards reaches F's subscriber when either of F and the pattern's literal prefix extends the other.
@@ -53,6 +98,9 @@ std::size_t RemoteFilters::count_locked(std::string_view pattern) const {
   for (const auto& [filter, n] : counts_) {
     bool reaches = literal.starts_with(filter) || (!plain && std::string_view(filter).starts_with(literal));
     if (reaches) count += n;
+  }
+  for (const ConsumerInfo& consumer : consumers_) {
+    if (consumer.members > 0 && patterns_overlap(consumer.pattern, pattern)) count += 1;
   }
   return count;
 }

@@ -7,9 +7,13 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "node/publish_queue.hpp"
+#include "reliable/ack_queue.hpp"
 #include "node/spsc_ring.hpp"
 #include "node/subscription_registry.hpp"
 #include "transport/transport.hpp"
@@ -33,6 +37,8 @@ enum LogKind : std::size_t {
   kLogHandlerException,
   kLogDroppedHwm,
   kLogTransportFailure,
+  kLogBadControl,
+  kLogReliable,
 };
 
 struct NodeCounters {
@@ -42,18 +48,40 @@ struct NodeCounters {
   Counter batches_received{0}, received{0}, unmatched{0}, delivered{0}, undelivered_on_close{0};
   Counter bad_framing{0}, oversized{0}, bad_subject{0}, bad_envelope{0}, bad_version{0}, subject_mismatch{0};
   Counter bad_subscription{0};
+  // The control channel and at-least-once delivery.
+  Counter control_sent{0}, control_received{0}, control_malformed{0}, control_unhandled{0};
+  Counter reliable_published{0}, reliable_acknowledged{0}, reliable_failed{0}, reliable_expired{0};
+  Counter reliable_unrouted{0}, outbox_rejected{0}, outbox_dropped{0}, reliable_deliveries{0};
+  Counter reliable_redelivered{0}, reliable_naks{0}, ack_timeouts{0}, stale_acks{0}, dead_lettered{0};
+  Counter dead_letter_failures{0}, reliable_received{0}, reliable_duplicates{0}, reliable_suppressed{0};
+  Counter acks_sent{0}, naks_sent{0}, acks_rejected{0}, resend_requests{0};
+  Counter requests{0}, replies{0}, request_timeouts{0}, no_responders{0};
+  Counter announcements{0}, late_replies{0};
 
   static void add(Counter& c, std::uint64_t n = 1) noexcept { c.fetch_add(n, std::memory_order_relaxed); }
   [[nodiscard]] NodeStats snapshot() const;
 };
 
-// Subscription filters that remote subscribers hold on this node's publishing side, as the XPUB reports them.
+// A durable consumer or queue group some peer registered with this node's publishing side.
+struct ConsumerInfo {
+  std::string key;
+  bool queue = false;
+  std::string pattern;
+  std::size_t members = 0;
+};
+
+// Subscription filters that remote subscribers hold on this node's publishing side, as the XPUB reports them,
+// and the at-least-once consumers registered over the control channel: who would receive what is published.
 class RemoteFilters {
  public:
   void apply(const FilterEvent& event);
+  void set_consumers(std::vector<ConsumerInfo> consumers);
+  [[nodiscard]] std::vector<ConsumerInfo> consumers() const;
   // Filters that could let through some subject the pattern matches.
   [[nodiscard]] std::size_t count_overlapping(std::string_view pattern) const;
   [[nodiscard]] std::uint64_t total() const;
+  // Bumped by every subscription event, the node's own announcements' included: cheap to poll for change.
+  [[nodiscard]] std::uint64_t changes() const noexcept { return changes_.load(std::memory_order_relaxed); }
   // Waits until count_overlapping(pattern) >= count or the deadline passes; returns the last count seen.
   std::size_t wait_for(std::string_view pattern, std::size_t count, std::chrono::steady_clock::time_point deadline);
   // Ends every wait_for() now (the node is closing).
@@ -65,7 +93,16 @@ class RemoteFilters {
   std::condition_variable changed_;
   std::map<std::string, std::size_t, std::less<>> counts_;
   std::uint64_t total_ = 0;
+  std::vector<ConsumerInfo> consumers_;
   bool closed_ = false;
+  std::atomic<std::uint64_t> changes_{0};
+};
+
+// What the I/O thread hands the dispatcher: a received message, and for an at-least-once delivery the
+// metadata its acknowledgements need.
+struct DispatchItem {
+  InboundMessage frames;
+  std::unique_ptr<ReliableMeta> reliable;
 };
 
 struct NodeContext {
@@ -90,7 +127,7 @@ struct NodeContext {
   std::atomic<int> flush_waiters{0};
 
   // I/O thread -> dispatcher.
-  SpscRing<InboundMessage> inbound;
+  SpscRing<DispatchItem> inbound;
   std::atomic<bool> inbound_blocked{false};  // the I/O thread waits for the dispatcher to make room
   // Wakes the dispatcher when it sleeps; wake_dispatcher() is cheap when it does not.
   WakeSignal dispatch_wake;
@@ -104,6 +141,38 @@ struct NodeContext {
   std::mutex executor_mutex;
   std::condition_variable executor_cv;
   std::size_t executor_inflight = 0;
+
+  // Work the I/O thread hands the dispatcher besides messages (completions of at-least-once publishes):
+  // it must not run application code itself.
+  void post_to_dispatcher(std::function<void()> task) {
+    {
+      std::lock_guard lock(tasks_mutex);
+      tasks.push_back(std::move(task));
+    }
+    dispatch_wake.force_notify();
+  }
+  std::mutex tasks_mutex;
+  std::vector<std::function<void()>> tasks;
+
+  // Decisions about at-least-once deliveries, from whoever handled them to the I/O thread.
+  AckQueue acks;
+
+  // The at-least-once outbox's occupancy, reserved by publish() and released by the I/O thread.
+  std::mutex outbox_mutex;
+  std::condition_variable outbox_cv;
+  std::size_t outbox_messages = 0;
+  std::size_t outbox_bytes = 0;
+  void release_outbox(std::size_t bytes) {
+    {
+      std::lock_guard lock(outbox_mutex);
+      if (outbox_messages > 0) --outbox_messages;
+      outbox_bytes -= std::min(outbox_bytes, bytes);
+    }
+    outbox_cv.notify_all();
+  }
+
+  // The consumers peers registered here, for wait_for_subscribers() and request()'s "no responders".
+  void set_consumers(std::vector<ConsumerInfo> list) { remote_filters.set_consumers(std::move(list)); }
 
   std::atomic<bool> closed{false};     // no new work accepted
   std::atomic<bool> stopping{false};   // threads should finish

@@ -1,5 +1,7 @@
 #include "node/node_core.hpp"
 
+#include "node/reliability.hpp"
+
 #include <pthread.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 
 #include "codec/wire_format.hpp"
 #include "transport/zmq_transport.hpp"
+#include "subject/reserved.hpp"
 #include "weft/subject.hpp"
 
 namespace weft::detail {
@@ -66,24 +69,6 @@ NodeOptions validated(NodeOptions options) {
   return options;
 }
 
-Status validate_headers(const Headers& headers) {
-  if (headers.size() > wire::kMaxHeaders) {
-    return Status::invalid_argument(std::to_string(headers.size()) + " headers, over the limit of " +
-                                    std::to_string(wire::kMaxHeaders));
-  }
-  for (const auto& [key, value] : headers) {
-    if (key.empty()) return Status::invalid_argument("a header key is empty");
-    if (key.size() > wire::kMaxHeaderKeyBytes) {
-      return Status::invalid_argument("header key '" + key.substr(0, 32) + "...' is over the limit of " +
-                                      std::to_string(wire::kMaxHeaderKeyBytes) + " bytes");
-    }
-    if (value.size() > wire::kMaxHeaderValueBytes) {
-      return Status::invalid_argument("the value of header '" + key + "' is " + std::to_string(value.size()) +
-                                      " bytes, over the limit of " + std::to_string(wire::kMaxHeaderValueBytes));
-    }
-  }
-  return Status::ok();
-}
 
 void name_thread(const char* name) { ::pthread_setname_np(::pthread_self(), name); }
 
@@ -123,7 +108,9 @@ NodeCore::NodeCore(NodeOptions options, std::unique_ptr<Transport> transport, co
   }
 
   context_->inbound_signal_fd = transport->inbound_signal_fd();
+  Transport& transport_ref = *transport;
   io_loop_ = std::make_unique<IoLoop>(*context_, std::move(transport));
+  start_reliability(transport_ref);
   auto dispatcher = std::make_shared<Dispatcher>(context_);
   dispatcher_ = dispatcher;
   // The sockets were made on this thread; starting the thread is the full memory barrier ZeroMQ asks for
@@ -143,9 +130,17 @@ NodeCore::NodeCore(NodeOptions options, std::unique_ptr<Transport> transport, co
 NodeCore::~NodeCore() { shutdown(); }
 
 Status NodeCore::publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers) {
+  return enqueue(subject, payload, headers, nullptr);
+}
+
+Status NodeCore::enqueue(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
+                         std::unique_ptr<ReliableRequest> reliable) {
   NodeContext& context = *context_;
   if (context.closed.load(std::memory_order_relaxed)) return Status::closed("the node is closed");
   if (Status valid = validate_subject(subject); !valid) return valid;
+  if (is_internal_subject(subject)) {
+    return Status::invalid_argument("subject '" + std::string(subject) + "' is reserved for Weft's own use");
+  }
   if (!headers.empty()) {
     if (Status valid = validate_headers(headers); !valid) return valid;
   }
@@ -164,6 +159,7 @@ Status NodeCore::publish(std::string_view subject, std::span<const std::byte> pa
   envelope.headers = header_ptr;
   envelope.payload = payload;
   auto fill = [&](PublishItem& item) {
+    item.reliable = std::move(reliable);
     item.subject_bytes = static_cast<std::uint32_t>(subject.size());
     item.bytes.resize(subject.size());
     std::memcpy(item.bytes.data(), subject.data(), subject.size());
@@ -222,6 +218,10 @@ void NodeCore::unsubscribe(SubscriptionState& subscription) {
     return;
   }
   subscription.stop();
+  if (subscription.reliable()) {
+    forget_consumer(subscription.id());
+    return;
+  }
   std::string prefix(literal_prefix(subscription.pattern()));
   // Refused only once the node is stopping, when the sockets are going away anyway.
   (void)io_loop_->remove_filter(prefix);
@@ -282,12 +282,20 @@ std::vector<std::string> NodeCore::subscriber_endpoints() const { return subscri
 NodeStats NodeCore::stats() const {
   NodeStats s = context_->counters.snapshot();
   s.remote_subscriptions = context_->remote_filters.total();
+  {
+    std::lock_guard lock(context_->outbox_mutex);
+    s.reliable.outstanding = context_->outbox_messages;
+  }
+  for (const ConsumerInfo& c : context_->remote_filters.consumers()) {
+    s.consumers.push_back({c.key, c.queue, c.pattern, c.members});
+  }
   s.subscriptions = context_->registry.stats();
   return s;
 }
 
 void NodeCore::close() noexcept {
   context_->closed.store(true, std::memory_order_relaxed);
+  close_reliability();
   // Callers blocked in publish() (kBlock) or wait_for_subscribers() return now, with a closed status.
   context_->publish_queue.wake_all_waiters();
   context_->remote_filters.close();

@@ -26,6 +26,16 @@ class NodeCore : public std::enable_shared_from_this<NodeCore> {
 
   Status publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers);
   Result<Subscription> subscribe(std::string_view pattern, Handler handler);
+
+  // At least once, request/reply (node_reliable.cpp).
+  Status publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
+                 const PublishOptions& options);
+  Status wait_for_acknowledgements(std::chrono::milliseconds timeout);
+  Result<Subscription> subscribe(std::string_view pattern, Handler handler, const SubscribeOptions& options);
+  Result<OwnedMessage> request(std::string_view subject, std::span<const std::byte> payload,
+                               std::chrono::milliseconds timeout, const Headers& headers);
+  Status reply(const Message& request, std::span<const std::byte> payload, const Headers& headers);
+  [[nodiscard]] std::string control_endpoint() const;
   void unsubscribe(SubscriptionState& subscription);
   Status wait_for_subscribers(std::string_view pattern, std::size_t count, std::chrono::milliseconds timeout);
   Status flush(std::chrono::milliseconds timeout);
@@ -44,6 +54,17 @@ class NodeCore : public std::enable_shared_from_this<NodeCore> {
 
  private:
   Status run_on_io_thread(std::function<Status(Transport&)> command);
+  // Puts one message on the publish queue (with its at-least-once request, if any), as the policy says.
+  Status enqueue(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
+                 std::unique_ptr<ReliableRequest> reliable);
+  // Sets up the control channel and the at-least-once parts on the I/O loop (before the threads start).
+  void start_reliability(Transport& transport);
+  Status reserve_outbox(std::size_t bytes);
+  void forget_consumer(std::uint64_t subscription_id);
+  void close_reliability() noexcept;
+
+  struct Reliability;
+  std::unique_ptr<Reliability> reliability_;  // null when the transport has no control channel
 
   std::shared_ptr<NodeContext> context_;
   std::unique_ptr<IoLoop> io_loop_;
@@ -53,6 +74,7 @@ class NodeCore : public std::enable_shared_from_this<NodeCore> {
   std::vector<std::string> endpoints_;
   std::vector<std::string> subscriber_endpoints_;
   std::once_flag shutdown_once_;
+  Subscription hello_subscription_;
 };
 
 }  // namespace weft::detail

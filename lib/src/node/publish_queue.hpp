@@ -11,18 +11,28 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <string_view>
 
 #include "codec/envelope.hpp"
+#include "weft/status.hpp"
 
 namespace weft::detail {
+
+// How a queued message is to travel, beyond the publish/subscribe fan-out every message gets.
+struct ReliableRequest {
+  bool request = false;  // a request: to one member of a matching queue group, to no durable subscriber
+  std::chrono::milliseconds timeout{30000};
+  std::function<void(const Status&)> on_complete;
+};
 
 struct PublishItem {
   std::uint32_t subject_bytes = 0;
   ByteBuffer bytes;  // the subject, then one envelope
+  std::unique_ptr<ReliableRequest> reliable;  // null: best effort
 
   [[nodiscard]] std::string_view subject() const noexcept {
     return {reinterpret_cast<const char*>(bytes.data()), subject_bytes};
@@ -98,6 +108,7 @@ class PublishQueue {
     if (slot.item.bytes.capacity() > kRetainedSlotBytes) {
       ByteBuffer().swap(slot.item.bytes);
     }
+    slot.item.reliable.reset();
     bytes_.fetch_sub(slot.bytes_reserved, std::memory_order_relaxed);
     slot.sequence.store(head_ + capacity_, std::memory_order_release);
     ++head_;

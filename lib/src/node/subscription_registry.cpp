@@ -20,9 +20,12 @@ SubscriptionStats SubscriptionState::stats() const {
   return s;
 }
 
-std::shared_ptr<SubscriptionState> SubscriptionRegistry::add(std::string pattern, Handler handler) {
+std::shared_ptr<SubscriptionState> SubscriptionRegistry::add(std::string pattern, Handler handler,
+                                                             std::shared_ptr<ReliableSubscription> reliable,
+                                                             bool internal) {
   std::lock_guard lock(mutex_);
-  auto state = std::make_shared<SubscriptionState>(next_id_++, std::move(pattern), std::move(handler));
+  auto state = std::make_shared<SubscriptionState>(next_id_++, std::move(pattern), std::move(handler),
+                                                   std::move(reliable), internal);
   auto next = std::make_shared<SubscriptionList>(*current_);
   next->push_back(state);
   current_ = std::move(next);
@@ -50,7 +53,9 @@ std::vector<SubscriptionStats> SubscriptionRegistry::stats() const {
   auto list = snapshot();
   std::vector<SubscriptionStats> out;
   out.reserve(list->size());
-  for (const auto& s : *list) out.push_back(s->stats());
+  for (const auto& s : *list) {
+    if (!s->internal()) out.push_back(s->stats());
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 // queue (a file in its data directory; the sidecar's durable log when there is one).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,6 +26,8 @@ class DeadLetterSink {
   virtual ~DeadLetterSink() = default;
   // Stores it; an error means it could not be kept (the caller counts it and says so).
   virtual Status put(const DeadLetter& letter) = 0;
+  // Lets a store that batches its writes make progress (from the owner's loop).
+  virtual void do_work(std::chrono::steady_clock::time_point) {}
 };
 
 }  // namespace weft::detail

@@ -34,7 +34,7 @@ class DeadLetterStore final : public DeadLetterSink {
 
   Status put(const DeadLetter& letter) override;
   // Group commit and fsync timing: call from the owner's loop.
-  void do_work(Clock::TimePoint now);
+  void do_work(Clock::TimePoint now) override;
   [[nodiscard]] std::optional<Clock::TimePoint> next_deadline() const { return log_->next_deadline(); }
 
   // Every dead letter from `from` on (at most `max`).

@@ -1,0 +1,32 @@
+// The at-least-once parts a node owns (node_reliable.cpp sets them up on the I/O loop).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "control/control_channel.hpp"
+#include "log/posix_file_system.hpp"
+#include "node/node_core.hpp"
+#include "reliable/dead_letter_store.hpp"
+#include "reliable/publisher_engine.hpp"
+#include "reliable/requests.hpp"
+#include "reliable/subscriber_engine.hpp"
+
+namespace weft::detail {
+
+struct NodeCore::Reliability {
+  Reliability(NodeContext& context, ControlChannel& channel, std::uint64_t stream)
+      : publisher(context, channel, stream, nullptr),
+        subscriber(context, channel),
+        requests(context, channel, pending) {}
+
+  log::PosixFileSystem fs;
+  std::unique_ptr<DeadLetterStore> dead_letters;
+  std::string control_endpoint;
+  PendingRequests pending;
+  PublisherEngine publisher;
+  SubscriberEngine subscriber;
+  RequestAgent requests;
+};
+
+}  // namespace weft::detail

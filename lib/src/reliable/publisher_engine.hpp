@@ -1,0 +1,125 @@
+// The publishing side of at-least-once delivery, on the I/O thread: the outbox and its consumers.
+//
+// Every at-least-once message stays in the outbox until each consumer that matched it when it was published
+// has acknowledged it (or it was dead-lettered there, or its publish timed out). Consumers are durable
+// subscribers (one target per durable name, in order) and queue groups (one target per group; each message to
+// one member). Deliveries go out over the control channel within each member's credit; a delivery not
+// acknowledged within the ack wait, nak'd, or held by a member that died goes out again, to another member
+// when there is one, until max_deliver attempts, then to the dead-letter queue. docs/guarantees.md says what
+// this promises.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codec/envelope.hpp"
+#include "control/control_channel.hpp"
+#include "reliable/dead_letter.hpp"
+
+namespace weft::detail {
+
+class PublisherEngine final : public ControlHandler {
+ public:
+  using Completion = std::function<void(const Status&)>;
+
+  PublisherEngine(NodeContext& context, ControlChannel& channel, std::uint64_t stream_id, DeadLetterSink* dead_letters);
+
+  [[nodiscard]] std::uint64_t stream_id() const noexcept { return stream_id_; }
+  void set_dead_letters(DeadLetterSink* sink) noexcept { dead_letters_ = sink; }
+  void stop() override { abandon("the node stopped before every consumer acknowledged it"); }
+  // The sequence the next at-least-once message gets (stamped into its envelope by the I/O loop).
+  std::uint64_t take_sequence() noexcept { return next_sequence_++; }
+
+  // Takes a message (its envelope already stamped with this stream and `sequence`). `to_queues_only`: a request,
+  // which goes to one member of a matching queue group and to no durable subscriber.
+  void add(std::uint64_t sequence, std::string_view subject, const std::byte* envelope, std::size_t bytes,
+           std::chrono::milliseconds timeout, Completion on_complete, bool to_queues_only);
+
+  bool handle(const PeerRef& from, control::Message& message, zmq::message_t& body, bool has_body,
+              Clock::TimePoint now) override;
+  std::size_t do_work(Clock::TimePoint now) override;
+  [[nodiscard]] Clock::TimePoint next_deadline() override;
+
+  // Fails every outstanding message (the node is stopping).
+  void abandon(const std::string& why);
+
+  [[nodiscard]] std::size_t outstanding() const noexcept { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::string subject;
+    std::shared_ptr<const ByteBuffer> envelope;
+    Clock::TimePoint expires;
+    std::uint32_t owed = 0;  // targets that have neither acknowledged nor dead-lettered it
+    Completion on_complete;
+    std::string failure;  // set when a target dead-lettered it
+  };
+  struct Delivery {
+    std::uint64_t sequence = 0;
+    std::uint32_t attempt = 0;  // deliveries made so far
+    bool in_flight = false;
+    std::string member;  // holder while in flight
+    Clock::TimePoint not_before{};  // nak delay
+    Clock::TimePoint ack_deadline{};
+    std::string last_error;
+  };
+  struct Member {
+    PeerRef peer;
+    std::uint64_t session = 0;
+    std::uint64_t node_id = 0;
+    std::uint32_t credit = 0;      // deliveries it takes unacknowledged
+    std::uint32_t in_flight = 0;
+    std::uint64_t last_sent = 0;   // the last dseq sent, for heartbeats
+    Clock::TimePoint last_heard{};
+    Clock::TimePoint next_heartbeat{};
+  };
+  struct Target {
+    std::string key;
+    control::ConsumerMode mode = control::ConsumerMode::kDurable;
+    std::string pattern;
+    std::chrono::milliseconds ack_wait{30000};
+    std::uint32_t max_deliver = 5;
+    std::map<std::string, Member> members;       // by member id (node:session)
+    std::map<std::uint64_t, Delivery> deliveries;  // every delivery not yet acknowledged, by dseq
+    std::deque<std::uint64_t> ready;               // dseqs to send (first sends and redeliveries)
+    std::uint64_t next_dseq = 1;
+    std::size_t round_robin = 0;
+  };
+
+  void on_consume(const PeerRef& from, const control::Consume& consume, Clock::TimePoint now);
+  void on_unconsume(const control::Unconsume& unconsume, Clock::TimePoint now);
+  void on_ack(const PeerRef& from, const control::Ack& ack, Clock::TimePoint now);
+  void on_nak(const control::Nak& nak, Clock::TimePoint now);
+  void on_progress(const control::Progress& progress, Clock::TimePoint now);
+  void on_heartbeat(const control::Heartbeat& heartbeat, Clock::TimePoint now);
+  void on_resend(const control::Resend& resend, Clock::TimePoint now);
+
+  Member* member_for(Target& target, std::uint64_t session, std::string* id = nullptr);
+  std::size_t send_ready(Target& target, Clock::TimePoint now);
+  std::size_t expire(Clock::TimePoint now);
+  // Back to the ready queue: an in-flight delivery whose holder failed it (or vanished).
+  void requeue(Target& target, std::uint64_t dseq, Delivery& delivery, const std::string& why);
+  // The target is done with the message: acknowledged (error empty) or dead-lettered.
+  // Takes the reason by value: it often lives in the delivery that settling erases.
+  void settle(Target& target, std::uint64_t dseq, std::string dead_letter_reason);
+  void complete(std::uint64_t sequence, Entry& entry);
+  void drop_member(Target& target, const std::string& id, const std::string& why);
+  void publish_targets();
+
+  NodeContext& context_;
+  ControlChannel& channel_;
+  const std::uint64_t stream_id_;
+  DeadLetterSink* dead_letters_;
+  std::uint64_t next_sequence_ = 1;
+  std::map<std::uint64_t, Entry> entries_;  // the outbox, by sequence
+  std::map<std::string, Target> targets_;    // by key
+  Clock::TimePoint next_sweep_{};
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,386 @@
+// At-least-once delivery, work queues, dead letters and request/reply between nodes in one process, over real
+// sockets. The fault tests with processes and network namespaces are in tests/faults/.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "weft/node.hpp"
+#include "weft_testing/wait.hpp"
+
+namespace weft {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::wait_until;
+
+NodeOptions quiet(NodeOptions o) {
+  o.log = [](LogLevel, std::string_view) {};
+  return o;
+}
+
+std::unique_ptr<Node> make_publisher(NodeOptions o = {}) {
+  o.bind = {"tcp://127.0.0.1:*"};
+  o.overflow = OverflowPolicy::kBlock;
+  return std::make_unique<Node>(quiet(o));
+}
+
+std::unique_ptr<Node> make_subscriber(const Node& publisher) {
+  NodeOptions o;
+  o.connect = publisher.endpoints();
+  return std::make_unique<Node>(quiet(o));
+}
+
+PublishOptions at_least_once(std::function<void(const Status&)> done = {}) {
+  PublishOptions p;
+  p.delivery = Delivery::kAtLeastOnce;
+  p.timeout = 20s;
+  p.on_complete = std::move(done);
+  return p;
+}
+
+// Counts what a handler saw, by payload.
+class Tally {
+ public:
+  void add(std::string_view payload) {
+    std::lock_guard lock(mutex_);
+    ++seen_[std::string(payload)];
+  }
+  std::size_t unique() const {
+    std::lock_guard lock(mutex_);
+    return seen_.size();
+  }
+  std::size_t total() const {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (const auto& [k, v] : seen_) n += v;
+    return n;
+  }
+  bool has(const std::string& payload) const {
+    std::lock_guard lock(mutex_);
+    return seen_.count(payload) != 0;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, int> seen_;
+};
+
+TEST(AtLeastOnce, EveryMessageReachesTheDurableSubscriberAndIsAcknowledged) {
+  std::atomic<int> acknowledged{0};
+  auto publisher = make_publisher();
+  auto subscriber = make_subscriber(*publisher);
+  Tally tally;
+  SubscribeOptions durable;
+  durable.durable = "audit";
+  auto sub = subscriber->subscribe("orders.>", [&](const Message& m) { tally.add(m.payload_text()); }, durable).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("orders.new", 1, 5s).is_ok());
+  constexpr int kCount = 2000;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(publisher
+                    ->publish("orders.new", std::to_string(i), {},
+                              at_least_once([&](const Status& s) { acknowledged += s.is_ok() ? 1 : 0; }))
+                    .is_ok());
+  }
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(20s).is_ok());
+  ASSERT_TRUE(wait_until([&] { return acknowledged.load() == kCount; }));
+  EXPECT_EQ(tally.unique(), static_cast<std::size_t>(kCount));
+  NodeStats ps = publisher->stats();
+  EXPECT_EQ(ps.reliable.published, static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(ps.reliable.acknowledged, static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(ps.reliable.outstanding, 0u);
+  EXPECT_EQ(subscriber->stats().reliable.acks_sent, static_cast<std::uint64_t>(kCount));
+}
+
+TEST(AtLeastOnce, ADurableSubscriberThatRestartsGetsWhatItMissed) {
+  auto publisher = make_publisher();
+  Tally tally;
+  SubscribeOptions durable;
+  durable.durable = "ledger";
+  durable.ack_wait = 2s;
+  auto first = make_subscriber(*publisher);
+  auto sub = first->subscribe("ledger.>", [&](const Message& m) { tally.add(m.payload_text()); }, durable).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("ledger.x", 1, 5s).is_ok());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(publisher->publish("ledger.x", std::to_string(i), {}, at_least_once()).is_ok());
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(10s).is_ok());
+  // The subscriber goes away (its session falls silent); messages keep coming.
+  first.reset();
+  for (int i = 100; i < 200; ++i) ASSERT_TRUE(publisher->publish("ledger.x", std::to_string(i), {}, at_least_once()).is_ok());
+  EXPECT_EQ(publisher->wait_for_acknowledgements(200ms).code(), ErrorCode::kTimeout);
+  // A new process under the same durable name picks up where the old one left off.
+  auto second = make_subscriber(*publisher);
+  auto sub2 = second->subscribe("ledger.>", [&](const Message& m) { tally.add(m.payload_text()); }, durable).value();
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(15s).is_ok());
+  EXPECT_EQ(tally.unique(), 200u);
+}
+
+std::size_t members_of(const Node& publisher, const std::string& key) {
+  for (const auto& c : publisher.stats().consumers) {
+    if (c.key == key) return c.members;
+  }
+  return 0;
+}
+
+TEST(AtLeastOnce, AQueueGroupSharesTheWorkAndADeadMembersWorkGoesToTheOthers) {
+  auto publisher = make_publisher();
+  std::vector<std::unique_ptr<Node>> workers;
+  std::vector<Subscription> subs;
+  Tally tally;
+  std::array<std::atomic<int>, 3> per_worker{};
+  SubscribeOptions queue;
+  queue.queue = "resize";
+  queue.ack_wait = 1s;
+  queue.max_in_flight = 16;
+  for (int w = 0; w < 3; ++w) {
+    workers.push_back(make_subscriber(*publisher));
+    subs.push_back(workers.back()
+                       ->subscribe("jobs.>",
+                                   [&, w](const Message& m) {
+                                     ++per_worker[static_cast<std::size_t>(w)];
+                                     tally.add(m.payload_text());
+                                   },
+                                   queue)
+                       .value());
+  }
+  ASSERT_TRUE(wait_until([&] { return members_of(*publisher, "resize") == 3; }));
+  constexpr int kCount = 600;
+  for (int i = 0; i < kCount; ++i) ASSERT_TRUE(publisher->publish("jobs.x", std::to_string(i), {}, at_least_once()).is_ok());
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(20s).is_ok());
+  EXPECT_EQ(tally.unique(), static_cast<std::size_t>(kCount));
+  EXPECT_EQ(tally.total(), static_cast<std::size_t>(kCount));  // each to exactly one member
+  for (auto& n : per_worker) EXPECT_GT(n.load(), 0) << "every member took a share";
+  // Now one member dies (its node stops without a word): what it held goes to the others.
+  subs[0] = Subscription();
+  workers[0].reset();
+  for (int i = kCount; i < 2 * kCount; ++i) {
+    ASSERT_TRUE(publisher->publish("jobs.x", std::to_string(i), {}, at_least_once()).is_ok());
+  }
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(20s).is_ok());
+  EXPECT_EQ(tally.unique(), static_cast<std::size_t>(2 * kCount));
+}
+
+TEST(AtLeastOnce, APoisonMessageIsDeadLetteredAfterMaxDeliverAndTheStreamGoesOn) {
+  Status poison_result;
+  std::atomic<bool> poison_done{false};
+  auto dir = std::filesystem::temp_directory_path() / ("weft-poison-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  NodeOptions o;
+  o.data_dir = dir.string();
+  auto publisher = make_publisher(o);
+  auto subscriber = make_subscriber(*publisher);
+  Tally tally;
+  std::atomic<int> poison_attempts{0};
+  SubscribeOptions queue;
+  queue.queue = "billing";
+  queue.max_deliver = 3;
+  auto sub = subscriber
+                 ->subscribe("bill.>",
+                             [&](const Message& m) {
+                               if (m.payload_text() == "poison") {
+                                 ++poison_attempts;
+                                 throw std::runtime_error("cannot parse invoice");
+                               }
+                               tally.add(m.payload_text());
+                             },
+                             queue)
+                 .value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("bill.x", 1, 5s).is_ok());
+  ASSERT_TRUE(publisher->publish("bill.x", "poison", {}, at_least_once([&](const Status& s) {
+                                   poison_result = s;
+                                   poison_done = true;
+                                 }))
+                  .is_ok());
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(publisher->publish("bill.x", std::to_string(i), {}, at_least_once()).is_ok());
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(20s).is_ok());
+  ASSERT_TRUE(wait_until([&] { return poison_done.load(); }));
+  EXPECT_EQ(poison_attempts.load(), 3);
+  EXPECT_EQ(tally.unique(), 50u);
+  EXPECT_EQ(poison_result.code(), ErrorCode::kUnavailable);
+  EXPECT_NE(poison_result.message().find("cannot parse invoice"), std::string::npos) << poison_result.message();
+  NodeStats ps = publisher->stats();
+  EXPECT_EQ(ps.reliable.dead_lettered, 1u);
+  EXPECT_EQ(ps.reliable.dead_letter_failures, 0u);
+  publisher.reset();
+  EXPECT_TRUE(std::filesystem::exists(dir / "dlq"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(AtLeastOnce, ALateAcknowledgementIsRejectedAndTheMessageGoesToAnother) {
+  auto publisher = make_publisher();
+  auto slow = make_subscriber(*publisher);
+  auto fast = make_subscriber(*publisher);
+  SubscribeOptions queue;
+  queue.queue = "q";
+  queue.ack = AckPolicy::kManual;
+  queue.ack_wait = 300ms;
+  std::mutex mutex;
+  std::vector<AckHandle> held;
+  Tally fast_tally;
+  auto s1 = slow->subscribe("w", [&](const Message& m) {
+                    std::lock_guard lock(mutex);
+                    held.push_back(m.ack_handle());  // acknowledged far too late, below
+                  }, queue).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("w", 1, 5s).is_ok());
+  ASSERT_TRUE(publisher->publish("w", "job", {}, at_least_once()).is_ok());
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard lock(mutex);
+    return !held.empty();
+  }));
+  // Another member joins; the first one's ack wait runs out and the job goes to it.
+  auto s2 = fast->subscribe("w", [&](const Message& m) {
+                    fast_tally.add(m.payload_text());
+                    m.ack_handle().ack();
+                  }, queue).value();
+  ASSERT_TRUE(wait_until([&] { return fast_tally.has("job"); }));
+  {
+    std::lock_guard lock(mutex);
+    held.front().ack();  // the stale acknowledgement
+  }
+  ASSERT_TRUE(wait_until([&] { return slow->stats().reliable.acks_rejected >= 1; }));
+  EXPECT_GE(publisher->stats().reliable.stale_acks, 1u);
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(5s).is_ok());
+}
+
+TEST(AtLeastOnce, DuplicatesByIdempotencyKeyAreSuppressed) {
+  auto publisher = make_publisher();
+  auto subscriber = make_subscriber(*publisher);
+  Tally tally;
+  SubscribeOptions durable;
+  durable.durable = "once";
+  auto sub = subscriber->subscribe("pay", [&](const Message& m) { tally.add(m.payload_text()); }, durable).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("pay", 1, 5s).is_ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(publisher->publish("pay", "charge", {{"weft-idempotency-key", "order-77"}}, at_least_once()).is_ok());
+  }
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(10s).is_ok());
+  EXPECT_EQ(tally.total(), 1u);
+  EXPECT_EQ(subscriber->stats().reliable.suppressed, 2u);
+}
+
+TEST(AtLeastOnce, OutboxRejectPolicyRefusesWhenFull) {
+  NodeOptions o;
+  o.outbox.max_messages = 5;
+  o.outbox.policy = OutboxPolicy::kReject;
+  auto publisher = make_publisher(o);
+  auto subscriber = make_subscriber(*publisher);
+  SubscribeOptions durable;
+  durable.durable = "stuck";
+  durable.ack = AckPolicy::kManual;  // never acknowledges
+  auto sub = subscriber->subscribe("s", [](const Message&) {}, durable).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("s", 1, 5s).is_ok());
+  int accepted = 0;
+  Status refused;
+  for (int i = 0; i < 10; ++i) {
+    Status s = publisher->publish("s", "x", {}, at_least_once());
+    if (s.is_ok()) {
+      ++accepted;
+    } else {
+      refused = s;
+    }
+  }
+  EXPECT_EQ(accepted, 5);
+  EXPECT_EQ(refused.code(), ErrorCode::kBackPressure);
+  EXPECT_EQ(publisher->stats().reliable.outbox_rejected, 5u);
+}
+
+TEST(AtLeastOnce, OutboxBlockPolicyTimesOut) {
+  NodeOptions o;
+  o.outbox.max_messages = 2;
+  o.outbox.policy = OutboxPolicy::kBlock;
+  o.outbox.block_timeout = 100ms;
+  auto publisher = make_publisher(o);
+  auto subscriber = make_subscriber(*publisher);
+  SubscribeOptions durable;
+  durable.durable = "stuck";
+  durable.ack = AckPolicy::kManual;
+  auto sub = subscriber->subscribe("s", [](const Message&) {}, durable).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("s", 1, 5s).is_ok());
+  ASSERT_TRUE(publisher->publish("s", "1", {}, at_least_once()).is_ok());
+  ASSERT_TRUE(publisher->publish("s", "2", {}, at_least_once()).is_ok());
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(publisher->publish("s", "3", {}, at_least_once()).code(), ErrorCode::kTimeout);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 100ms);
+}
+
+TEST(AtLeastOnce, OutboxDropOldestFailsTheOldest) {
+  // Declared before the nodes: the completions of what is still outstanding run when the publisher stops.
+  std::mutex mutex;
+  std::vector<std::string> failed;
+  NodeOptions o;
+  o.outbox.max_messages = 3;
+  o.outbox.policy = OutboxPolicy::kDropOldest;
+  auto publisher = make_publisher(o);
+  auto subscriber = make_subscriber(*publisher);
+  SubscribeOptions durable;
+  durable.durable = "stuck";
+  durable.ack = AckPolicy::kManual;
+  auto sub = subscriber->subscribe("s", [](const Message&) {}, durable).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("s", 1, 5s).is_ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(publisher
+                    ->publish("s", std::to_string(i), {}, at_least_once([&, i](const Status& s) {
+                                if (!s.is_ok()) {
+                                  std::lock_guard lock(mutex);
+                                  failed.push_back(std::to_string(i) + ": " + s.message());
+                                }
+                              }))
+                    .is_ok());
+  }
+  ASSERT_TRUE(wait_until([&] { return publisher->stats().reliable.outbox_dropped == 2; }));
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard lock(mutex);
+    return failed.size() == 2;
+  }));
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(failed[0].substr(0, 1), "0");
+  EXPECT_NE(failed[0].find("outbox was full"), std::string::npos);
+}
+
+TEST(RequestReply, TheFirstReplyComesBack) {
+  auto requester = make_publisher();
+  NodeOptions o;
+  o.bind = {"tcp://127.0.0.1:*"};
+  o.connect = requester->endpoints();
+  auto responder = std::make_unique<Node>(quiet(o));
+  ASSERT_TRUE(requester->connect(responder->endpoints()[0]).is_ok());
+  auto sub = responder->subscribe("time.now", [&](const Message& m) {
+                      (void)responder->reply(m, "it is " + std::string(m.payload_text()));
+                    }).value();
+  ASSERT_TRUE(requester->wait_for_subscribers("time.now", 1, 5s).is_ok());
+  auto reply = requester->request("time.now", "noon", 5s);
+  ASSERT_TRUE(reply.is_ok()) << reply.status().to_string();
+  EXPECT_EQ(reply->payload_text(), "it is noon");
+  EXPECT_EQ(requester->stats().reliable.replies, 1u);
+}
+
+TEST(RequestReply, NoRespondersFailsFastNotByTimeout) {
+  auto requester = make_publisher();
+  auto start = std::chrono::steady_clock::now();
+  auto reply = requester->request("nobody.home", "hello?", 10s);
+  EXPECT_EQ(reply.status().code(), ErrorCode::kNoResponders);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
+TEST(RequestReply, NoReplyTimesOut) {
+  auto requester = make_publisher();
+  auto silent = make_subscriber(*requester);
+  auto sub = silent->subscribe("quiet", [](const Message&) {}).value();
+  ASSERT_TRUE(requester->wait_for_subscribers("quiet", 1, 5s).is_ok());
+  auto reply = requester->request("quiet", "anyone?", 200ms);
+  EXPECT_EQ(reply.status().code(), ErrorCode::kTimeout);
+}
+
+TEST(RequestReply, ReplyToANonRequestIsAnError) {
+  auto node = make_publisher();
+  Message plain("a", as_bytes("x"), HeadersView(), MessageId{}, 0);
+  EXPECT_EQ(node->reply(plain, "y").code(), ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace weft
