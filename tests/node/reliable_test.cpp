@@ -342,6 +342,41 @@ TEST(AtLeastOnce, OutboxDropOldestFailsTheOldest) {
   EXPECT_NE(failed[0].find("outbox was full"), std::string::npos);
 }
 
+TEST(AtLeastOnce, ADiskOutboxSendsAgainAfterThePublisherRestarts) {
+  auto dir = std::filesystem::temp_directory_path() / ("weft-outbox-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  Tally tally;
+  std::atomic<bool> acknowledge{false};
+  NodeOptions so;
+  so.subscriber_bind = {"tcp://127.0.0.1:*"};
+  Node subscriber(quiet(so));
+  SubscribeOptions durable;
+  durable.durable = "keep";
+  durable.ack = AckPolicy::kManual;
+  auto sub = subscriber.subscribe("k.>", [&](const Message& m) {
+                                   tally.add(m.payload_text());
+                                   if (acknowledge) m.ack_handle().ack();
+                                 }, durable).value();
+  NodeOptions po;
+  po.publish_to = subscriber.subscriber_endpoints();
+  po.data_dir = dir.string();
+  po.outbox.persist = true;
+  po.overflow = OverflowPolicy::kBlock;
+  {
+    Node first(quiet(po));
+    ASSERT_TRUE(first.wait_for_subscribers("k.x", 1, 5s).is_ok());
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(first.publish("k.x", std::to_string(i), {}, at_least_once()).is_ok());
+    ASSERT_TRUE(wait_until([&] { return tally.unique() == 100; }));  // delivered, never acknowledged
+  }  // stopped with all 100 unacknowledged
+  std::size_t before = tally.total();
+  acknowledge = true;
+  Node second(quiet(po));
+  EXPECT_EQ(second.stats().reliable.restored, 100u);
+  ASSERT_TRUE(second.wait_for_acknowledgements(20s).is_ok());
+  EXPECT_EQ(tally.total(), before + 100) << "each message was sent again by the restarted publisher";
+  std::filesystem::remove_all(dir);
+}
+
 TEST(RequestReply, TheFirstReplyComesBack) {
   auto requester = make_publisher();
   NodeOptions o;

@@ -49,6 +49,9 @@ enum class OutboxPolicy {
 };
 
 struct OutboxOptions {
+  // Keep the outbox on disk under NodeOptions::data_dir, so that messages not yet acknowledged when this
+  // process stops (or crashes) are sent again when it starts with the same data_dir.
+  bool persist = false;
   std::size_t max_messages = 100000;
   std::size_t max_bytes = 256 * 1024 * 1024;
   OutboxPolicy policy = OutboxPolicy::kBlock;

@@ -40,6 +40,7 @@ struct ReliableStats {
   std::uint64_t outbox_rejected = 0;  // refused by publish() because the outbox was full
   std::uint64_t outbox_dropped = 0;   // failed to make room (OutboxPolicy::kDropOldest)
   std::uint64_t outstanding = 0;      // in the outbox now
+  std::uint64_t restored = 0;         // taken back from the disk outbox at start (OutboxOptions::persist)
   std::uint64_t deliveries = 0;     // deliveries sent to consumers (first ones and redeliveries)
   std::uint64_t redelivered = 0;    // deliveries made again: ack wait ran out, nak, holder gone
   std::uint64_t naks = 0;

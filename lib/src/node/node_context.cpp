@@ -34,6 +34,7 @@ NodeStats NodeCounters::snapshot() const {
   r.failed = get(reliable_failed);
   r.expired = get(reliable_expired);
   r.unrouted = get(reliable_unrouted);
+  r.restored = get(reliable_restored);
   r.outbox_rejected = get(outbox_rejected);
   r.outbox_dropped = get(outbox_dropped);
   r.deliveries = get(reliable_deliveries);

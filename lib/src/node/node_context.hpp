@@ -56,7 +56,7 @@ struct NodeCounters {
   Counter dead_letter_failures{0}, reliable_received{0}, reliable_duplicates{0}, reliable_suppressed{0};
   Counter acks_sent{0}, naks_sent{0}, acks_rejected{0}, resend_requests{0};
   Counter requests{0}, replies{0}, request_timeouts{0}, no_responders{0};
-  Counter announcements{0}, late_replies{0};
+  Counter announcements{0}, late_replies{0}, reliable_restored{0};
 
   static void add(Counter& c, std::uint64_t n = 1) noexcept { c.fetch_add(n, std::memory_order_relaxed); }
   [[nodiscard]] NodeStats snapshot() const;
@@ -162,6 +162,12 @@ struct NodeContext {
   std::condition_variable outbox_cv;
   std::size_t outbox_messages = 0;
   std::size_t outbox_bytes = 0;
+  // A message taken back from the disk outbox occupies the outbox like a published one.
+  void reserve_restored(std::size_t bytes) {
+    std::lock_guard lock(outbox_mutex);
+    ++outbox_messages;
+    outbox_bytes += bytes;
+  }
   void release_outbox(std::size_t bytes) {
     {
       std::lock_guard lock(outbox_mutex);

@@ -76,7 +76,21 @@ void NodeCore::start_reliability(Transport& transport) {
     if (!store) throw Error(store.status().with_context("NodeOptions.data_dir"));
     reliability->dead_letters = std::move(*store);
   }
-  // The publisher engine was made before the store existed; hand it over now (nothing runs yet).
+  if (context_->options.outbox.persist) {
+    if (context_->options.data_dir.empty()) {
+      throw Error(Status::invalid_argument("NodeOptions.outbox.persist needs NodeOptions.data_dir"));
+    }
+    OutboxStore::Recovered recovered;
+    auto store = OutboxStore::open(reliability->fs, context_->clock, context_->options.data_dir + "/outbox", recovered);
+    if (!store) throw Error(store.status().with_context("NodeOptions.outbox.persist"));
+    reliability->outbox = std::move(*store);
+    reliability->publisher.restore(reliability->outbox.get(), recovered, context_->clock.now());
+    if (!recovered.entries.empty()) {
+      context_->logger.log(LogLevel::kWarning, "the disk outbox holds " + std::to_string(recovered.entries.size()) +
+                                                   " message(s) not yet acknowledged: sending them again");
+    }
+  }
+  // The publisher engine was made before the stores existed; hand them over now (nothing runs yet).
   reliability_ = std::move(reliability);
   reliability_->control_endpoint = advertised(*bound);
   reliability_->publisher.set_dead_letters(reliability_->dead_letters.get());

@@ -22,6 +22,7 @@ struct NodeCore::Reliability {
 
   log::PosixFileSystem fs;
   std::unique_ptr<DeadLetterStore> dead_letters;
+  std::unique_ptr<OutboxStore> outbox;
   std::string control_endpoint;
   PendingRequests pending;
   PublisherEngine publisher;

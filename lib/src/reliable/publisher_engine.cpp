@@ -16,6 +16,8 @@ constexpr std::size_t kMaxBatchBytes = 256 * 1024;
 // holds goes to others (queue) or waits for it to come back (durable).
 constexpr auto kMemberSilence = std::chrono::seconds(3);
 constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
+// How long a message taken back from the disk outbox after a restart waits for its consumers.
+constexpr auto kRestoredTimeout = std::chrono::minutes(10);
 // How often timers (ack waits, publish timeouts, silent members) are checked.
 constexpr auto kSweepInterval = std::chrono::milliseconds(50);
 
@@ -37,6 +39,7 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
   entry.envelope = std::make_shared<const ByteBuffer>(envelope, envelope + bytes);
   entry.expires = context_.clock.now() + timeout;
   entry.on_complete = std::move(on_complete);
+  std::vector<std::string> owed_by;
   for (auto& [key, target] : targets_) {
     if (to_queues_only && target.mode != control::ConsumerMode::kQueue) continue;
     if (!subject_matches(target.pattern, subject)) continue;
@@ -44,6 +47,12 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
     target.deliveries.emplace(dseq, Delivery{sequence, 0, false, {}, {}, {}, {}});
     target.ready.push_back(dseq);
     ++entry.owed;
+    if (store_) owed_by.push_back(key);
+  }
+  if (store_ && entry.owed > 0) {
+    if (Status kept = store_->add_entry({sequence, entry.subject, entry.envelope, owed_by}); !kept) {
+      context_.limited_log.warn(kLogReliable, "the disk outbox could not keep a message: " + kept.message());
+    }
   }
   NodeCounters::add(context_.counters.reliable_published);
   if (entry.owed == 0) {
@@ -147,6 +156,10 @@ void PublisherEngine::on_consume(const PeerRef& from, const control::Consume& co
     if (created) {
       context_.logger.log(LogLevel::kInfo, "at-least-once consumer '" + consume.key + "' registered for '" +
                                                consume.pattern + "'");
+      if (store_) {
+        (void)store_->add_target({target.key, consume.mode, target.pattern,
+                                  static_cast<std::uint32_t>(target.ack_wait.count()), target.max_deliver});
+      }
     }
     publish_targets();
   }
@@ -224,8 +237,9 @@ void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dea
   }
 }
 
-void PublisherEngine::complete(std::uint64_t sequence, Entry& entry) {
-  (void)sequence;
+void PublisherEngine::complete(std::uint64_t sequence, Entry& entry, bool settled_for_good) {
+  // Abandoned at a stop, a message stays unsettled on disk: the next start sends it again.
+  if (store_ && settled_for_good) (void)store_->settled(sequence);
   Status status = entry.failure.empty() ? Status::ok() : Status::unavailable(entry.failure);
   if (status) {
     NodeCounters::add(context_.counters.reliable_acknowledged);
@@ -456,8 +470,43 @@ std::size_t PublisherEngine::expire(Clock::TimePoint now) {
   return work;
 }
 
+void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& recovered, Clock::TimePoint now) {
+  store_ = store;
+  if (recovered.stream_id != 0) stream_id_ = recovered.stream_id;
+  next_sequence_ = std::max(next_sequence_, recovered.next_sequence);
+  if (store_ && recovered.stream_id == 0) (void)store_->set_stream(stream_id_);
+  for (const auto& t : recovered.targets) {
+    Target& target = targets_[t.key];
+    target.key = t.key;
+    target.mode = static_cast<control::ConsumerMode>(t.mode);
+    target.pattern = t.pattern;
+    target.ack_wait = std::chrono::milliseconds(std::max<std::uint32_t>(t.ack_wait_ms, 10));
+    target.max_deliver = std::max<std::uint32_t>(t.max_deliver, 1);
+  }
+  for (const auto& e : recovered.entries) {
+    Entry entry;
+    entry.subject = e.subject;
+    entry.envelope = e.envelope;
+    entry.expires = now + kRestoredTimeout;
+    for (const auto& key : e.owed_by) {
+      auto it = targets_.find(key);
+      if (it == targets_.end()) continue;
+      std::uint64_t dseq = it->second.next_dseq++;
+      it->second.deliveries.emplace(dseq, Delivery{e.sequence, 0, false, {}, {}, {}, {}});
+      it->second.ready.push_back(dseq);
+      ++entry.owed;
+    }
+    if (entry.owed == 0) continue;
+    context_.reserve_restored(entry.envelope->size());
+    entries_.emplace(e.sequence, std::move(entry));
+    NodeCounters::add(context_.counters.reliable_restored);
+  }
+  publish_targets();
+}
+
 std::size_t PublisherEngine::do_work(Clock::TimePoint now) {
   std::size_t work = 0;
+  if (store_) store_->do_work(now);
   if (now >= next_sweep_) {
     next_sweep_ = now + kSweepInterval;
     work += expire(now);
@@ -474,8 +523,8 @@ Clock::TimePoint PublisherEngine::next_deadline() {
 
 void PublisherEngine::abandon(const std::string& why) {
   for (auto& [sequence, entry] : entries_) {
-    entry.failure = why;
-    complete(sequence, entry);
+    entry.failure = why + (store_ ? " (it stays in the disk outbox and is sent again at the next start)" : "");
+    complete(sequence, entry, false);
   }
   entries_.clear();
   for (auto& [key, target] : targets_) {

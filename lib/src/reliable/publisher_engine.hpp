@@ -21,6 +21,7 @@
 #include "codec/envelope.hpp"
 #include "control/control_channel.hpp"
 #include "reliable/dead_letter.hpp"
+#include "reliable/outbox_store.hpp"
 
 namespace weft::detail {
 
@@ -32,6 +33,8 @@ class PublisherEngine final : public ControlHandler {
 
   [[nodiscard]] std::uint64_t stream_id() const noexcept { return stream_id_; }
   void set_dead_letters(DeadLetterSink* sink) noexcept { dead_letters_ = sink; }
+  // The disk outbox (OutboxOptions::persist): what it recovered is taken up again, with this stream.
+  void restore(OutboxStore* store, const OutboxStore::Recovered& recovered, Clock::TimePoint now);
   void stop() override { abandon("the node stopped before every consumer acknowledged it"); }
   // The sequence the next at-least-once message gets (stamped into its envelope by the I/O loop).
   std::uint64_t take_sequence() noexcept { return next_sequence_++; }
@@ -108,13 +111,14 @@ class PublisherEngine final : public ControlHandler {
   // The target is done with the message: acknowledged (error empty) or dead-lettered.
   // Takes the reason by value: it often lives in the delivery that settling erases.
   void settle(Target& target, std::uint64_t dseq, std::string dead_letter_reason);
-  void complete(std::uint64_t sequence, Entry& entry);
+  void complete(std::uint64_t sequence, Entry& entry, bool settled_for_good = true);
   void drop_member(Target& target, const std::string& id, const std::string& why);
   void publish_targets();
 
   NodeContext& context_;
   ControlChannel& channel_;
-  const std::uint64_t stream_id_;
+  std::uint64_t stream_id_;
+  OutboxStore* store_ = nullptr;
   DeadLetterSink* dead_letters_;
   std::uint64_t next_sequence_ = 1;
   std::map<std::uint64_t, Entry> entries_;  // the outbox, by sequence
