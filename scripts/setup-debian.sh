@@ -8,6 +8,7 @@ packages=(
   googletest libgtest-dev libxxhash-dev
   python3 python3-zmq python3-msgpack   # the interoperability test speaks the wire protocol from Python
   iproute2 nftables procps              # network-namespace tests and fault injection
+  strace                                # weftd's fsync-failure test injects EIO with strace -e inject
 )
 
 missing=()

@@ -263,8 +263,8 @@ expect_usage_error() {
 
 test_usage_errors() {
   local any='tcp://127.0.0.1:*'
-  expect_usage_error "give --bind or --connect: discovery is not available yet" pub demo.x hi
-  expect_usage_error "give --bind or --connect: discovery is not available yet" sub 'demo.>'
+  expect_usage_error "with --no-discovery, give --bind or --connect" pub --no-discovery demo.x hi
+  expect_usage_error "with --no-discovery, give --bind or --connect" sub --no-discovery 'demo.>'
   expect_usage_error "subject 'demo..x'" pub --bind "$any" demo..x hi
   expect_usage_error "subject 'demo.\*'" pub --bind "$any" 'demo.*' hi
   expect_usage_error "pattern 'a.>.b'" sub --bind "$any" 'a.>.b'

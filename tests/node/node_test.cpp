@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <fstream>
 #include <mutex>
@@ -335,6 +336,64 @@ TEST_P(NodePair, ConsecutiveMessagesForOneSubjectTravelInBatches) {
   NodeStats ps = publisher->stats();
   EXPECT_LT(ps.batches_sent, ps.sent);  // published faster than single sends: batches formed
   EXPECT_EQ(subscriber->stats().batches_received, ps.batches_sent);
+}
+
+// An executor task keeps the node's context alive past the node. When such a task ran last and the node's
+// context owned the executor, the task destroyed the executor on the executor's own thread, which then
+// joined itself (std::system_error, "Resource deadlock avoided"). The node owns the executor now.
+TEST_P(NodePair, AnExecutorTaskThatOutlivesTheNodeDoesNotDestroyTheExecutorOnItsOwnThread) {
+  struct Gate {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool open = false;
+    bool task_queued = false;
+    void open_it() {
+      std::lock_guard lock(mutex);
+      open = true;
+      cv.notify_all();
+    }
+  };
+  // One worker thread that runs the tasks once the gate opens; its destructor opens the gate and joins.
+  struct GatedExecutor : Executor {
+    explicit GatedExecutor(std::shared_ptr<Gate> g) : gate(std::move(g)) {
+      worker = std::thread([this] {
+        std::unique_lock lock(gate->mutex);
+        gate->cv.wait(lock, [&] { return gate->open; });
+        auto pending = std::move(tasks);
+        lock.unlock();
+        for (auto& task : pending) task();
+      });
+    }
+    void execute(std::function<void()> task) override {
+      std::lock_guard lock(gate->mutex);
+      tasks.push_back(std::move(task));
+      gate->task_queued = true;
+      gate->cv.notify_all();
+    }
+    ~GatedExecutor() override {
+      gate->open_it();
+      worker.join();  // throws std::system_error if this runs on the worker itself
+    }
+    std::shared_ptr<Gate> gate;
+    std::vector<std::function<void()>> tasks;
+    std::thread worker;
+  };
+  auto gate = std::make_shared<Gate>();
+  NodeOptions sub_options;
+  sub_options.executor = std::make_shared<GatedExecutor>(gate);  // the node holds the only reference
+  start({}, sub_options);
+  std::atomic<int> handled{0};
+  auto sub = subscriber->subscribe("g", [&](const Message&) { ++handled; }).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("g", 1, 5s).is_ok());
+  ASSERT_TRUE(publisher->publish("g", "1").is_ok());
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard lock(gate->mutex);
+    return gate->task_queued;
+  }));
+  sub = Subscription();
+  subscriber.reset();  // destroys the executor here, on this thread; the queued task runs and ends after
+  gate->open_it();
+  EXPECT_LE(handled.load(), 1);
 }
 
 TEST_P(NodePair, AnExecutorRunsTheHandlers) {

@@ -88,9 +88,10 @@ po::variables_map parse_arguments(int argc, char** argv, const po::options_descr
 }
 
 void require_endpoint(const NodeOptions& options) {
+  if (options.discovery.enabled) return;  // it finds the peers
   if (options.bind.empty() && options.connect.empty() && options.subscriber_bind.empty() &&
       options.publish_to.empty()) {
-    throw UsageError("give --bind or --connect: discovery is not available yet");
+    throw UsageError("with --no-discovery, give --bind or --connect");
   }
 }
 

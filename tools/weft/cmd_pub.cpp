@@ -13,6 +13,8 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "discovery_cli.hpp"
+#include "reliable_cli.hpp"
 #include "weft/node.hpp"
 #include "weft/subject.hpp"
 
@@ -78,6 +80,11 @@ struct PubSettings {
 
   Headers headers;
   std::chrono::milliseconds wait{0};
+
+  // --reliable: at least once (reliable_cli.hpp).
+  ReliablePubFlags reliable;
+  DiscoveryFlags discovery;  // discovery_cli.hpp
+  PublishOptions publish_options;
 };
 
 po::options_description visible_options(PubSettings& s) {
@@ -105,6 +112,8 @@ po::options_description visible_options(PubSettings& s) {
       ("name", po::value(&s.node.name)->value_name("NAME"), "the node's name for peers and logs (default HOST-PID)")
       ("quiet,q", po::bool_switch(&s.quiet), "print no summary");
   // clang-format on
+  add_reliable_pub_options(options, s.reliable, s.node);
+  add_discovery_options(options, s.discovery);
   return options;
 }
 
@@ -125,10 +134,12 @@ void finish_settings(PubSettings& s, const po::variables_map& values) {
   s.wait = seconds_flag("--wait", s.wait_seconds);
   s.node.linger = seconds_flag("--linger", s.linger_seconds);
   s.headers = parse_headers(s.header_items);
+  finish_discovery(s.discovery, s.node);
   require_endpoint(s.node);
   // The CLI promises not to drop: publish() waits for room, and the node waits for slow subscribers.
   s.node.overflow = OverflowPolicy::kBlock;
   s.node.block_timeout = kBlockSlice;
+  finish_reliable_pub(s.reliable, s.node, kBlockSlice);
 }
 
 // Spaces messages on a fixed schedule (start + n / rate), so that the time each publish takes does not add up
@@ -216,10 +227,12 @@ struct Tally {
 // Publishes one message, waiting as long as it takes for room (kBlock times out every kBlockSlice, and pub
 // tries again unless a stop came). False when publishing should end: a stop, or a failure noted in the tally.
 bool publish_one(Node& node, const PubSettings& s, const StopSignals& stop, std::string_view payload, Tally& tally) {
-  Status published = node.publish(s.subject, payload, s.headers);
-  while (published.code() == ErrorCode::kTimeout && !stop.stop_requested()) {
-    published = node.publish(s.subject, payload, s.headers);
-  }
+  auto publish = [&] {
+    return s.reliable.reliable ? node.publish(s.subject, as_bytes(payload), s.headers, s.publish_options)
+                               : node.publish(s.subject, payload, s.headers);
+  };
+  Status published = publish();
+  while (published.code() == ErrorCode::kTimeout && !stop.stop_requested()) published = publish();
   if (published.code() == ErrorCode::kTimeout) return false;  // stopped while waiting for room
   if (!published) {
     tally.failure = "message " + format_count(tally.messages + 1) + " was not published: " + published.to_string();
@@ -284,6 +297,7 @@ Status flush_until_stopped(Node& node, const StopSignals& stop) {
 
 int run(PubSettings& s) {
   StopSignals stop;
+  AckTally acks;  // before the node: its completions may run until the node is gone
   std::optional<Node> node;
   try {
     node.emplace(s.node);
@@ -291,7 +305,12 @@ int run(PubSettings& s) {
     return report_node_error(kVerb, e);
   }
   print_listening(node->endpoints());
+  print_discovery(s.node);
   wait_for_subscriber(*node, s, stop);
+  if (s.reliable.reliable) {
+    s.publish_options = acks.options(s.reliable.timeout);
+    wait_for_reliable_consumers(*node, s.reliable, Clock::now() + s.wait, stop);
+  }
 
   Tally tally;
   const auto start = Clock::now();
@@ -321,7 +340,11 @@ int run(PubSettings& s) {
   } else if (!flushed) {
     exit_code = report_failure(kVerb, "not every message left: " + flushed.to_string());
   }
-  if (std::uint64_t lost = stats.dropped_hwm + stats.send_errors; lost > 0) {
+  if (s.reliable.reliable) {
+    // Settles every message, prints what became of them and says whether all were acknowledged.
+    int code = settle_reliable(*node, s.reliable, acks, tally.messages, start, stop);
+    if (code != kExitOk) exit_code = code;
+  } else if (std::uint64_t lost = stats.dropped_hwm + stats.send_errors; lost > 0) {
     exit_code = report_failure(kVerb, format_count(lost) + " message(s) were lost in the transport (" +
                                           format_count(stats.send_errors) + " send errors, " +
                                           format_count(stats.dropped_hwm) + " dropped at a high-water mark)");
@@ -343,7 +366,7 @@ int run_pub(int argc, char** argv) {
   try {
     po::variables_map values = parse_arguments(argc, argv, all, positional);
     if (values.count("help") != 0) {
-      std::cout << kHelpIntro << visible << kHelpOutro;
+      std::cout << kHelpIntro << visible << kHelpOutro << kDiscoveryHelp;
       return kExitOk;
     }
     finish_settings(s, values);

@@ -11,7 +11,10 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "discovery_cli.hpp"
 #include "message_format.hpp"
+#include "reliable_cli.hpp"
+#include "sidecar_cli.hpp"
 #include "weft/node.hpp"
 #include "weft/subject.hpp"
 
@@ -68,6 +71,12 @@ struct SubSettings {
 
   FormatOptions format;
   std::chrono::milliseconds timeout{0};
+
+  // --durable NAME / --queue GROUP: at least once (reliable_cli.hpp).
+  ReliableSubFlags reliable_flags;
+  SubscribeOptions subscribe;
+  DiscoveryFlags discovery;  // discovery_cli.hpp
+  [[nodiscard]] bool reliable() const noexcept { return !subscribe.durable.empty() || !subscribe.queue.empty(); }
 };
 
 po::options_description visible_options(SubSettings& s) {
@@ -92,6 +101,8 @@ po::options_description visible_options(SubSettings& s) {
       ("name", po::value(&s.node.name)->value_name("NAME"), "the node's name for peers and logs (default HOST-PID)")
       ("quiet,q", po::bool_switch(&s.quiet), "print no summary at exit");
   // clang-format on
+  add_reliable_sub_options(options, s.reliable_flags, s.subscribe, s.node);
+  add_discovery_options(options, s.discovery);
   return options;
 }
 
@@ -104,7 +115,9 @@ void finish_settings(SubSettings& s, const po::variables_map& values) {
   if (s.raw && s.json) throw UsageError("give --raw or --json, not both");
   s.format.format = s.json ? OutputFormat::kJson : s.raw ? OutputFormat::kRaw : OutputFormat::kHuman;
   s.format.full = s.full;
+  finish_discovery(s.discovery, s.node);
   require_endpoint(s.node);
+  finish_reliable_sub(s.reliable_flags, s.subscribe);
 }
 
 // Prints messages on the node's dispatcher thread, one at a time in arrival order. Each message leaves in one
@@ -114,20 +127,22 @@ class Printer {
   Printer(const FormatOptions& format, std::uint64_t limit, StopSignals& stop)
       : format_(format), limit_(limit), stop_(stop) {}
 
-  void print(const Message& message) {
+  // True when the message was printed.
+  bool print(const Message& message) {
     const std::uint64_t printed = printed_.load(std::memory_order_relaxed);
     // A batch may carry more than --count asks for, and output may have failed: print nothing more.
-    if ((limit_ != 0 && printed >= limit_) || write_errno_.load(std::memory_order_relaxed) != 0) return;
+    if ((limit_ != 0 && printed >= limit_) || write_errno_.load(std::memory_order_relaxed) != 0) return false;
     text_.clear();
     append_message(text_, message, format_);
     if (std::fwrite(text_.data(), 1, text_.size(), stdout) != text_.size()) {
       write_errno_.store(errno != 0 ? errno : EIO, std::memory_order_relaxed);
       stop_.request_stop();
-      return;
+      return false;
     }
     bytes_.fetch_add(message.payload().size(), std::memory_order_relaxed);
     printed_.store(printed + 1, std::memory_order_relaxed);
     if (limit_ != 0 && printed + 1 == limit_) stop_.request_stop();
+    return true;
   }
 
   [[nodiscard]] std::uint64_t printed() const noexcept { return printed_.load(std::memory_order_relaxed); }
@@ -189,10 +204,28 @@ int run(SubSettings& s) {
     return report_node_error(kVerb, e);
   }
   Printer printer(s.format, static_cast<std::uint64_t>(s.count), stop);
-  auto subscription = node->subscribe(s.pattern, [&printer](const Message& message) { printer.print(message); });
+  const bool reliable = s.reliable();
+  auto subscription = node->subscribe(
+      s.pattern,
+      [&printer, reliable](const Message& message) {
+        if (!printer.print(message)) {
+          // Not printed (past --count, or output failed): another delivery, here or elsewhere, prints it.
+          if (reliable) message.ack_handle().nak();
+          return;
+        }
+        if (!reliable) return;
+        // Acknowledged only once the line is out of this process: a crash after this loses nothing.
+        if (std::fflush(stdout) == 0) {
+          message.ack_handle().ack();
+        } else {
+          message.ack_handle().nak();
+        }
+      },
+      s.subscribe);
   if (!subscription) return report_failure(kVerb, "cannot subscribe: " + subscription.status().to_string());
   // Only now: a script that waits for this line may start publishing at once.
   print_listening(node->subscriber_endpoints());
+  print_discovery(s.node);
 
   const auto start = Clock::now();
   const bool timed_out = wait_for_end(stop, s.timeout);
@@ -205,6 +238,12 @@ int run(SubSettings& s) {
     std::fprintf(stderr, "received %s message%s (%s) in %.2f s%s\n", format_count(printer.printed()).c_str(),
                  printer.printed() == 1 ? "" : "s", format_bytes(printer.bytes()).c_str(), seconds,
                  describe_trouble(node->stats()).c_str());
+    if (reliable) {
+      const ReliableStats r = node->stats().reliable;
+      std::fprintf(stderr, "acknowledged %s, %s duplicate(s) suppressed, %s acknowledgement(s) refused as late\n",
+                   format_count(r.acks_sent).c_str(), format_count(r.duplicates + r.suppressed).c_str(),
+                   format_count(r.acks_rejected).c_str());
+    }
   }
   if (write_errno != 0)
     return report_failure(kVerb, std::string("writing standard output: ") + std::strerror(write_errno));
@@ -221,6 +260,7 @@ int run(SubSettings& s) {
 }  // namespace
 
 int run_sub(int argc, char** argv) {
+  if (sub_wants_stream(argc, argv)) return run_sub_stream(argc, argv);  // replay from weftd
   SubSettings s;
   po::options_description visible = visible_options(s);
   po::options_description hidden;
@@ -232,7 +272,7 @@ int run_sub(int argc, char** argv) {
   try {
     po::variables_map values = parse_arguments(argc, argv, all, positional);
     if (values.count("help") != 0) {
-      std::cout << kHelpIntro << visible << kHelpOutro;
+      std::cout << kHelpIntro << visible << kHelpOutro << kDiscoveryHelp;
       return kExitOk;
     }
     finish_settings(s, values);

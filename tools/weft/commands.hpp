@@ -11,5 +11,6 @@ inline constexpr int kExitUsage = 2;
 int run_pub(int argc, char** argv);
 int run_sub(int argc, char** argv);
 int run_bench(int argc, char** argv);
+int run_peers(int argc, char** argv);  // cmd_peers.cpp
 
 }  // namespace weft::cli

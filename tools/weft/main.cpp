@@ -5,6 +5,8 @@
 
 #include "bench/peers.hpp"
 #include "commands.hpp"
+#include "reliable_cli.hpp"
+#include "sidecar_cli.hpp"
 #include "weft/version.hpp"
 
 namespace {
@@ -18,7 +20,13 @@ struct Verb {
 constexpr Verb kVerbs[] = {
     {"pub", weft::cli::run_pub, "publish messages on a subject"},
     {"sub", weft::cli::run_sub, "print the messages that match a pattern"},
+    {"peers", weft::cli::run_peers, "list the peers discovery finds (--watch, --json)"},
     {"bench", weft::cli::run_bench, "measure throughput and latency beside raw ZeroMQ"},
+    {"stream", weft::cli::run_stream, "persistent streams in weftd: add, ls, info, rm, publish"},
+    {"dlq", weft::cli::run_dlq, "dead letters: ls, show, replay, purge"},
+    {"log", weft::cli::run_log, "read a stream's log segments offline: ls, dump, verify"},
+    {"req", weft::cli::run_req, "send a request and print the first reply"},
+    {"reply", weft::cli::run_reply, "answer requests with fixed data or a command's output"},
 };
 
 void print_usage(std::FILE* out) {
@@ -30,7 +38,10 @@ void print_usage(std::FILE* out) {
   std::fprintf(out,
                "\n`weft VERB --help` explains a verb. A quick start, in two shells:\n"
                "  weft sub --bind tcp://127.0.0.1:7400 'demo.>'\n"
-               "  weft pub --connect tcp://127.0.0.1:7400 demo.hello 'hi there'\n");
+               "  weft pub --connect tcp://127.0.0.1:7400 demo.hello 'hi there'\n"
+               "or, with no endpoint, finding each other by discovery (see `weft peers`):\n"
+               "  weft sub 'demo.>'\n"
+               "  weft pub demo.hello 'hi there'\n");
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 
 #include "weft/message.hpp"
 #include "weft/options.hpp"
+#include "weft/peer.hpp"
 #include "weft/stats.hpp"
 #include "weft/status.hpp"
 #include "weft/subscription.hpp"
@@ -115,6 +116,8 @@ class Node {
   [[nodiscard]] std::vector<std::string> subscriber_endpoints() const;
 
   [[nodiscard]] NodeStats stats() const;
+  // The peers discovery found (NodeOptions::discovery), ordered by name then id; empty when it is off.
+  [[nodiscard]] std::vector<PeerInfo> peers() const;
   // A random 64-bit id, new every time a node starts; it is also the stream of its best-effort messages.
   [[nodiscard]] std::uint64_t id() const noexcept;
   [[nodiscard]] const std::string& name() const noexcept;

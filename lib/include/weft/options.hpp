@@ -4,12 +4,15 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "weft/peer.hpp"
 
 namespace weft {
 
@@ -95,6 +98,40 @@ struct SubscribeOptions {
 };
 using LogSink = std::function<void(LogLevel, std::string_view)>;
 
+// Zero-configuration peer discovery (docs/discovery.md): UDP beacons by multicast and/or to seeds, gossip, and
+// expiry. A node with discovery on connects its subscribing side to every peer of its cluster it finds, and
+// disconnects when the peer goes.
+struct DiscoveryOptions {
+  // Off by default in the library (endpoints are explicit); `weft pub` and `weft sub` turn it on when given
+  // neither --connect nor --bind. With it on and `bind` empty, the node binds tcp://0.0.0.0:* and advertises it.
+  bool enabled = false;
+  // Nodes see only peers of their cluster. 1 to 64 bytes.
+  std::string cluster = "weft";
+  // The shared UDP port of the cluster's beacons; a seed without a port uses it.
+  std::uint16_t port = 7650;
+  bool multicast = true;
+  std::string multicast_group = "239.255.76.50";
+  // The interface for multicast and for the address advertised for wildcard binds: a name or an IPv4 address
+  // ("127.0.0.1" keeps everything on loopback). Empty: the kernel's default.
+  std::string interface;
+  // Also broadcast beacons (LANs whose switches drop multicast).
+  bool broadcast = false;
+  // Unicast seeds, "host:port" or "host", for networks without multicast. One reachable seed is enough.
+  std::vector<std::string> seeds;
+  // This node's own UDP socket (where seeds and peers answer it). 0: a free port.
+  std::uint16_t unicast_port = 0;
+  // The address peers should use to reach this node (NAT, containers). Empty: what they observe.
+  std::string advertise_host;
+  // Beacon interval; a peer expires after about (expiry_beacons + 0.5) x its interval without a word.
+  std::chrono::milliseconds interval{1000};
+  std::uint32_t expiry_beacons = 3;
+  // Nodes given the same host_id treat each other as one host (ipc and loopback); empty: probed from /proc.
+  std::string host_id;
+  // Say goodbye when the node stops, so that peers drop it at once instead of after the expiry. Off: peers
+  // notice only by expiry, as after a crash (tests).
+  bool goodbye = true;
+};
+
 struct NodeOptions {
   // Shown to peers and in logs. Empty: "<hostname>-<pid>".
   std::string name;
@@ -163,6 +200,12 @@ struct NodeOptions {
 
   // Where handlers run. Empty: on the node's dispatcher thread, one message at a time in arrival order.
   std::shared_ptr<Executor> executor;
+
+  // Peer discovery; off unless discovery.enabled.
+  DiscoveryOptions discovery;
+  // Called when a discovered peer joins, changes or leaves: on the dispatcher thread (or the executor), never
+  // on the I/O thread. Node::peers() gives the whole picture at any time.
+  std::function<void(const PeerEvent&)> on_peer;
 
   // Where the node writes its log lines. Empty: warnings and errors to stderr.
   LogSink log;

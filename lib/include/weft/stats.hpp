@@ -77,6 +77,28 @@ struct ConsumerStats {
   std::size_t members = 0;  // live sessions (a durable one has at most one)
 };
 
+// Peer discovery (NodeOptions::discovery); all zero when it is off.
+struct DiscoveryStats {
+  bool enabled = false;
+  bool multicast_active = false;  // joined the multicast group: multicast beacons can arrive
+  std::uint64_t peers = 0;        // alive now
+  std::uint64_t beacons_sent = 0;
+  std::uint64_t beacons_received = 0;
+  std::uint64_t datagrams_sent = 0;
+  std::uint64_t datagrams_received = 0;
+  std::uint64_t malformed = 0;        // oversized, not Weft's, wrong version, unknown type, or broken: dropped
+  std::uint64_t foreign_cluster = 0;  // another cluster's datagrams: dropped
+  std::uint64_t dropped = 0;          // every dropped datagram, for any reason (own loopback included)
+  std::uint64_t peers_joined = 0;
+  std::uint64_t peers_expired = 0;    // missed their beacons
+  std::uint64_t peers_departed = 0;   // said goodbye
+  std::uint64_t peers_restarted = 0;  // replaced by a newer incarnation
+  std::uint64_t connects = 0;         // subscribing-side connections made to peers
+  std::uint64_t connect_errors = 0;   // ... refused by the transport (logged)
+  std::uint64_t send_errors = 0;      // datagrams the system refused
+  std::uint16_t unicast_port = 0;     // this node's own discovery socket: a seed "host:port" for other nodes
+};
+
 struct NodeStats {
   // Publishing side.
   std::uint64_t published = 0;    // accepted by publish()
@@ -99,6 +121,7 @@ struct NodeStats {
 
   ReliableStats reliable;
   std::vector<ConsumerStats> consumers;
+  DiscoveryStats discovery;
 
   std::vector<SubscriptionStats> subscriptions;
 };

@@ -4,6 +4,7 @@
 #include "weft/message.hpp"
 #include "weft/node.hpp"
 #include "weft/options.hpp"
+#include "weft/peer.hpp"
 #include "weft/stats.hpp"
 #include "weft/status.hpp"
 #include "weft/subject.hpp"

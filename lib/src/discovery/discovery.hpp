@@ -77,6 +77,8 @@ class Discovery {
   // Alive peers, ordered by name then id.
   [[nodiscard]] std::vector<DiscoveredPeer> peers() const;
   [[nodiscard]] const DiscoveryStats& stats() const noexcept { return stats_; }
+  // Every record, peers being verified included (the node's peers() shows them with their ages).
+  [[nodiscard]] const PeerTable& table() const noexcept { return table_; }
 
   // Advertises other endpoints from the next beacon on. Invalid-argument (and nothing changes) when they do not
   // fit one beacon.

@@ -15,6 +15,7 @@ Result<std::unique_ptr<Log>> Log::open(FileSystem& fs, const Clock& clock, std::
   const std::string context = "while opening the log in '" + dir + "'";
   auto recovered = recover_log(fs, dir, options);
   if (!recovered) return recovered.status().with_context(context);
+  if (options.read_only) return std::unique_ptr<Log>(new Log(fs, clock, std::move(dir), options, std::move(*recovered)));
   // What recovery found may live only in the page cache (the last process crashed before its fsync), and a
   // tail it cut must stay cut: make both durable before anyone reads the records as acknowledged.
   if (Status s = recovered->segments.back()->file()->sync(); !s) return s.with_context(context);
@@ -43,6 +44,7 @@ Log::~Log() {
 
 Result<AppendResult> Log::append(std::span<const RecordInput> records, std::int64_t timestamp_ns,
                                  DurableCallback on_durable) {
+  if (options_.read_only) return read_only_error("append to");
   if (records.empty()) return Status::invalid_argument("an append needs at least one record");
   std::uint64_t batch_bytes = 0;
   for (const RecordInput& record : records) {
@@ -178,6 +180,7 @@ std::optional<Clock::TimePoint> Log::next_deadline() const {
 }
 
 Status Log::sync() {
+  if (options_.read_only) return read_only_error("sync");
   sync_round(true);
   return health();
 }
@@ -242,6 +245,7 @@ void Log::fire(std::vector<GroupCommit::Waiter>& waiters, const Status& status) 
 }
 
 Result<RetentionReport> Log::apply_retention(std::int64_t now_ns) {
+  if (options_.read_only) return read_only_error("apply retention to");
   std::lock_guard append_lock(append_mu_);
   std::vector<std::shared_ptr<Segment>> doomed;
   RetentionReport report;
@@ -277,7 +281,7 @@ Status Log::stop() {
     if (stopped_) return failure_;
     stopped_ = true;
   }
-  sync_round(true);
+  if (!options_.read_only) sync_round(true);
   std::vector<GroupCommit::Waiter> left;
   Status status;
   {
@@ -290,6 +294,10 @@ Status Log::stop() {
   }
   fire(left, status.is_ok() ? Status::closed("the log stopped") : status);
   return status;
+}
+
+Status Log::read_only_error(std::string_view what) const {
+  return Status::invalid_argument("cannot " + std::string(what) + " the log in '" + dir_ + "': it is open read-only");
 }
 
 Status Log::health() const {
@@ -307,6 +315,21 @@ LogStats Log::stats() const {
 std::size_t Log::segment_count() const {
   std::lock_guard lock(mu_);
   return segments_.size();
+}
+
+std::uint64_t Log::size_bytes() const {
+  std::lock_guard lock(mu_);
+  std::uint64_t total = 0;
+  for (const auto& segment : segments_) total += segment->summary().size_bytes;
+  return total;
+}
+
+std::vector<Log::SegmentListing> Log::segments() const {
+  std::lock_guard lock(mu_);
+  std::vector<SegmentListing> out;
+  out.reserve(segments_.size());
+  for (const auto& segment : segments_) out.push_back({segment->summary(), segment->sealed()});
+  return out;
 }
 
 std::uint64_t Log::first_offset() const {

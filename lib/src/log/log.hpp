@@ -25,6 +25,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "log/file_system.hpp"
@@ -98,6 +99,7 @@ class Log {
  public:
   // Opens (and recovers) the log in `dir`, creating it if options.create_if_missing. What recovery found is
   // in recovery_report(). Everything recovered is fsynced before open returns, so it is acknowledged.
+  // With options.read_only nothing is written, cut or synced (LogOptions::read_only).
   static Result<std::unique_ptr<Log>> open(FileSystem& fs, const Clock& clock, std::string dir, LogOptions options);
 
   ~Log();  // stop(), ignoring its result
@@ -148,6 +150,13 @@ class Log {
   [[nodiscard]] const std::string& dir() const noexcept { return dir_; }
   [[nodiscard]] const LogOptions& options() const noexcept { return options_; }
   [[nodiscard]] std::size_t segment_count() const;
+  [[nodiscard]] std::uint64_t size_bytes() const;  // of every segment file, headers included
+  // What is known of each segment, oldest first (the last is the active one), and whether it is sealed.
+  struct SegmentListing {
+    SegmentSummary summary;
+    bool sealed = false;
+  };
+  [[nodiscard]] std::vector<SegmentListing> segments() const;
 
   // Refuses new appends, fsyncs what is pending (unless failed) and runs the remaining callbacks. Waits for
   // the fsync. Idempotent.
@@ -162,6 +171,7 @@ class Log {
   // Enters the failed state (the first failure is kept); the waiting callbacks move to failed_waiters_, to
   // run from the next do_work(), sync() or stop(). Requires mu_.
   Status fail(Status why);
+  [[nodiscard]] Status read_only_error(std::string_view what) const;
   std::shared_ptr<Segment> segment_for(std::uint64_t offset) const;  // requires mu_; null if none
 
   FileSystem& fs_;

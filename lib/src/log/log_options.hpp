@@ -50,6 +50,13 @@ struct LogOptions {
   // Create the directory and an empty first segment when the stream has none; otherwise kNotFound.
   bool create_if_missing = true;
 
+  // Open for reading only (`weft log ls|dump|verify` on a stream's directory, even while weftd runs): the
+  // open writes nothing, ever. No directory or segment is created (create_if_missing is ignored), a torn tail
+  // is reported (RecoveryReport::truncated, `read_only` set) but not cut, index files are neither rewritten
+  // nor removed, nothing is fsynced, and append(), sync() and apply_retention() return kInvalidArgument. Reads
+  // stop at the last whole record, as they would after recovery.
+  bool read_only = false;
+
   // kInvalidArgument naming the first bad field.
   [[nodiscard]] Status validate() const;
 };

@@ -57,6 +57,7 @@ Result<std::shared_ptr<Segment>> open_sealed(FileSystem& fs, const std::string& 
   summary.size_bytes = *size;
   auto segment = std::make_shared<Segment>(dir, shared, summary, std::move(scan->index), false);
   report.indexes_rebuilt.push_back(base);
+  if (options.read_only) return segment;  // rebuilt in memory only
   if (Status s = segment->seal(fs); !s) report.warnings.push_back(s.to_string());
   return segment;
 }
@@ -65,7 +66,7 @@ Result<std::shared_ptr<Segment>> open_sealed(FileSystem& fs, const std::string& 
 Result<std::shared_ptr<Segment>> open_active(FileSystem& fs, const std::string& dir, std::uint64_t base,
                                              const LogOptions& options, RecoveryReport& report) {
   const std::string log_path = join_path(dir, file_name(base, FileKind::kSegment));
-  auto file = fs.open(log_path, OpenMode::kReadWrite);
+  auto file = fs.open(log_path, options.read_only ? OpenMode::kRead : OpenMode::kReadWrite);
   if (!file) return file.status();
   auto size = (*file)->size();
   if (!size) return size.status();
@@ -79,6 +80,15 @@ Result<std::shared_ptr<Segment>> open_active(FileSystem& fs, const std::string& 
   const bool rewrite_header = (scan->tail && scan->tail->position < kSegmentHeaderSize) ||
                               (scan->header && scan->records == 0 && scan->damage.empty());
   if (scan->header && !rewrite_header) report.damage.push_back(*scan->header);
+  if (options.read_only) {
+    // Report what recovery would cut and leave the file alone; reads stop at the last whole record.
+    if (scan->tail || rewrite_header) {
+      const std::uint64_t cut = rewrite_header ? 0 : scan->tail->position;
+      report.truncated = scan->tail ? *scan->tail : *scan->header;
+      report.truncated->bytes = *size - cut;
+    }
+    return std::make_shared<Segment>(dir, shared, summary, std::move(scan->index), false);
+  }
   if (scan->tail || rewrite_header) {
     const std::uint64_t cut = rewrite_header ? 0 : scan->tail->position;
     if (Status s = shared->truncate(cut); !s) return s;
@@ -104,8 +114,8 @@ std::vector<std::string> RecoveryReport::describe() const {
   std::vector<std::string> lines;
   if (created) lines.emplace_back("created an empty log");
   if (truncated) {
-    lines.push_back("truncated a torn tail at offset " + std::to_string(truncated->offset) + ": " +
-                    truncated->to_status().message());
+    lines.push_back(std::string(read_only ? "found a torn tail (left in place, read-only)" : "truncated a torn tail") +
+                    " at offset " + std::to_string(truncated->offset) + ": " + truncated->to_status().message());
   }
   for (const Damage& d : damage) lines.push_back("kept damaged data: " + d.to_status().message());
   for (std::uint64_t base : indexes_rebuilt) {
@@ -120,7 +130,8 @@ std::vector<std::string> RecoveryReport::describe() const {
 Result<RecoveredLog> recover_log(FileSystem& fs, const std::string& dir, const LogOptions& options) {
   RecoveredLog out;
   RecoveryReport& report = out.report;
-  if (options.create_if_missing) {
+  report.read_only = options.read_only;
+  if (options.create_if_missing && !options.read_only) {
     if (Status s = fs.make_dir(dir); !s) return s;
   }
   auto listing = fs.list_dir(dir);
@@ -143,6 +154,10 @@ Result<RecoveredLog> recover_log(FileSystem& fs, const std::string& dir, const L
       ++it;
       continue;
     }
+    if (options.read_only) {  // an orphan index is left for the next writable open to remove
+      it = bases.erase(it);
+      continue;
+    }
     for (FileKind kind : {FileKind::kOffsetIndex, FileKind::kTimeIndex}) {
       const bool present = kind == FileKind::kOffsetIndex ? it->second.offset_index : it->second.time_index;
       if (!present) continue;
@@ -154,7 +169,7 @@ Result<RecoveredLog> recover_log(FileSystem& fs, const std::string& dir, const L
   }
 
   if (bases.empty()) {
-    if (!options.create_if_missing) return Status::not_found("no log segments in '" + dir + "'");
+    if (!options.create_if_missing || options.read_only) return Status::not_found("no log segments in '" + dir + "'");
     auto segment = Segment::create(fs, dir, 0, options.index_interval_bytes);
     if (!segment) return segment.status().with_context("while creating the first segment");
     out.segments.push_back(std::move(*segment));

@@ -19,11 +19,12 @@
 namespace weft::detail::log {
 
 struct RecoveryReport {
-  bool created = false;  // the stream had no segments; an empty one was created
+  bool read_only = false;  // LogOptions::read_only: what is reported as cut or rebuilt was left on disk as it was
+  bool created = false;    // the stream had no segments; an empty one was created
   std::size_t segments = 0;
   std::uint64_t records_in_last_segment = 0;   // checked one by one
   std::vector<std::uint64_t> indexes_rebuilt;  // base offsets of sealed segments whose index files were rebuilt
-  std::optional<Damage> truncated;             // the torn tail cut from the last segment
+  std::optional<Damage> truncated;             // the torn tail cut from the last segment (read-only: to be cut)
   std::vector<Damage> damage;                  // found and kept: reads of these offsets return kCorruption
   std::vector<std::string> removed_files;      // index files without a segment
   std::vector<std::string> ignored_files;      // names that are not the log's

@@ -57,7 +57,7 @@ std::size_t Dispatcher::do_work() {
 
 void Dispatcher::dispatch(InboundMessage& message) {
   NodeContext& context = *context_;
-  const bool executor = static_cast<bool>(context.options.executor);
+  const bool executor = context.executor != nullptr;
   std::shared_ptr<DecodedBatch> shared;
   DecodedBatch* batch = &batch_;
   if (executor) {
@@ -192,7 +192,7 @@ void Dispatcher::deliver_through_executor(std::shared_ptr<DecodedBatch> batch,
       });
       ++context.executor_inflight;
     }
-    context.options.executor->execute([this_context = context_, batch, subscription] {
+    context.executor->execute([this_context = context_, batch, subscription] {
       deliver(*this_context, *batch, *subscription);
       std::lock_guard lock(this_context->executor_mutex);
       --this_context->executor_inflight;

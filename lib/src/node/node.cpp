@@ -78,6 +78,8 @@ std::vector<std::string> Node::subscriber_endpoints() const {
 
 NodeStats Node::stats() const { return core_ ? core_->stats() : NodeStats{}; }
 
+std::vector<PeerInfo> Node::peers() const { return core_ ? core_->peers() : std::vector<PeerInfo>{}; }
+
 std::uint64_t Node::id() const noexcept { return core_ ? core_->id() : 0; }
 
 const std::string& Node::name() const noexcept {

@@ -108,7 +108,9 @@ struct DispatchItem {
 struct NodeContext {
   NodeContext(NodeOptions node_options, const Clock& node_clock, std::uint64_t node_id);
 
-  const NodeOptions options;
+  const NodeOptions options;  // options.executor is moved out: see executor
+  // NodeOptions::executor, or null. Owned by the NodeCore, which joins the dispatcher (its only user) first.
+  Executor* executor = nullptr;
   const Clock& clock;
   const std::uint64_t id;
   Logger logger;

@@ -66,6 +66,8 @@ NodeOptions validated(NodeOptions options) {
   check_endpoints(options.connect, "connect");
   check_endpoints(options.subscriber_bind, "subscriber_bind");
   check_endpoints(options.publish_to, "publish_to");
+  // A node that discovers peers must publish somewhere they can reach.
+  if (options.discovery.enabled && options.bind.empty()) options.bind.push_back(default_discovery_bind(options.discovery));
   return options;
 }
 
@@ -76,8 +78,14 @@ void name_thread(const char* name) { ::pthread_setname_np(::pthread_self(), name
 
 NodeCore::NodeCore(NodeOptions options, std::unique_ptr<Transport> transport, const Clock* clock) {
   options = validated(std::move(options));
+  // The node, not the context, owns the executor: executor tasks keep the context alive, and a task that
+  // dropped the last reference would otherwise destroy the executor on the executor's own thread.
+  executor_ = std::move(options.executor);
+  options.executor = nullptr;
   context_ = std::make_shared<NodeContext>(std::move(options), clock ? *clock : SystemClock::instance(), random_id());
+  context_->executor = executor_.get();
   const NodeOptions& o = context_->options;
+  prepare_discovery();
   if (!transport) {
     TransportOptions t;
     t.send_hwm = o.send_hwm;
@@ -111,6 +119,7 @@ NodeCore::NodeCore(NodeOptions options, std::unique_ptr<Transport> transport, co
   Transport& transport_ref = *transport;
   io_loop_ = std::make_unique<IoLoop>(*context_, std::move(transport));
   start_reliability(transport_ref);
+  start_discovery();
   auto dispatcher = std::make_shared<Dispatcher>(context_);
   dispatcher_ = dispatcher;
   // The sockets were made on this thread; starting the thread is the full memory barrier ZeroMQ asks for
@@ -290,6 +299,7 @@ NodeStats NodeCore::stats() const {
     s.consumers.push_back({c.key, c.queue, c.pattern, c.members});
   }
   s.subscriptions = context_->registry.stats();
+  if (discovery_view_) s.discovery = discovery_view_->stats();
   return s;
 }
 

@@ -4,10 +4,12 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "node/discovery_agent.hpp"
 #include "node/dispatcher.hpp"
 #include "node/io_loop.hpp"
 #include "node/node_context.hpp"
@@ -45,6 +47,8 @@ class NodeCore : public std::enable_shared_from_this<NodeCore> {
   [[nodiscard]] std::vector<std::string> endpoints() const;
   [[nodiscard]] std::vector<std::string> subscriber_endpoints() const;
   [[nodiscard]] NodeStats stats() const;
+  // Discovered peers (node_discovery.cpp); empty when discovery is off.
+  [[nodiscard]] std::vector<PeerInfo> peers() const;
   [[nodiscard]] std::uint64_t id() const noexcept { return context_->id; }
   [[nodiscard]] const std::string& name() const noexcept { return context_->options.name; }
 
@@ -62,10 +66,20 @@ class NodeCore : public std::enable_shared_from_this<NodeCore> {
   Status reserve_outbox(std::size_t bytes);
   void forget_consumer(std::uint64_t subscription_id);
   void close_reliability() noexcept;
+  // Peer discovery, when NodeOptions::discovery.enabled (node_discovery.cpp): the agent is built (and its
+  // options checked) before anything is bound, and added to the I/O loop once the endpoints are known.
+  void prepare_discovery();
+  void start_discovery();
+  std::unique_ptr<Discovery> discovery_;  // between prepare_discovery() and start_discovery()
+  std::shared_ptr<DiscoveryView> discovery_view_;  // null when discovery is off
+  // Peers whose control endpoint discovery handed to the at-least-once layer: their announcements are then
+  // ignored, so that one node is never registered with under two endpoints. I/O thread only.
+  std::set<std::uint64_t> discovered_nodes_;
 
   struct Reliability;
   std::unique_ptr<Reliability> reliability_;  // null when the transport has no control channel
 
+  std::shared_ptr<Executor> executor_;  // NodeOptions::executor; declared before context_, destroyed after it
   std::shared_ptr<NodeContext> context_;
   std::unique_ptr<IoLoop> io_loop_;
   std::shared_ptr<Dispatcher> dispatcher_;

@@ -93,6 +93,7 @@ void NodeCore::start_reliability(Transport& transport) {
   // The publisher engine was made before the stores existed; hand them over now (nothing runs yet).
   reliability_ = std::move(reliability);
   reliability_->control_endpoint = advertised(*bound);
+  reliability_->control_bound = *bound;
   reliability_->publisher.set_dead_letters(reliability_->dead_letters.get());
   channel->add_handler(&reliability_->publisher);
   channel->add_handler(&reliability_->subscriber);
@@ -109,6 +110,7 @@ void NodeCore::start_reliability(Transport& transport) {
         auto hello = decode_hello(message.payload());
         if (!hello || hello->node_id == context_->id) return;
         (void)io_loop_->post([this, hello = std::move(*hello)](Transport&) {
+          if (discovered_nodes_.count(hello.node_id) != 0) return;  // discovery told us already
           reliability_->subscriber.learn_publisher(hello.control_endpoint, hello.node_id, context_->clock.now());
         });
       },

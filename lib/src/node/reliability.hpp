@@ -24,6 +24,7 @@ struct NodeCore::Reliability {
   std::unique_ptr<DeadLetterStore> dead_letters;
   std::unique_ptr<OutboxStore> outbox;
   std::string control_endpoint;
+  std::string control_bound;  // as bound (wildcard hosts kept), for discovery to advertise
   PendingRequests pending;
   PublisherEngine publisher;
   SubscriberEngine subscriber;

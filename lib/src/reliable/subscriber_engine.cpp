@@ -80,6 +80,14 @@ void SubscriberEngine::forget_publisher(const std::string& control_endpoint) {
   channel_.disconnect(control_endpoint);
 }
 
+void SubscriberEngine::forget_node(std::uint64_t node_id) {
+  std::vector<std::string> endpoints;
+  for (const auto& [endpoint, id] : publishers_) {
+    if (id == node_id) endpoints.push_back(endpoint);
+  }
+  for (const std::string& endpoint : endpoints) forget_publisher(endpoint);
+}
+
 SubscriberEngine::Consumer* SubscriberEngine::find(const std::string& key, std::uint64_t session) {
   for (auto& [id, c] : consumers_) {
     if (c.spec.key == key && c.spec.session == session) return &c;

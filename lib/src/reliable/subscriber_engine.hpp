@@ -37,6 +37,8 @@ class SubscriberEngine final : public ControlHandler {
   // A publisher's control endpoint, from its hello (or discovery): register every consumer with it.
   void learn_publisher(const std::string& control_endpoint, std::uint64_t node_id, Clock::TimePoint now);
   void forget_publisher(const std::string& control_endpoint);
+  // Every control endpoint learned from this node (discovery saw it leave); its hello brings it back.
+  void forget_node(std::uint64_t node_id);
 
   bool handle(const PeerRef& from, control::Message& message, zmq::message_t& body, bool has_body,
               Clock::TimePoint now) override;

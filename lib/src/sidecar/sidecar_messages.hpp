@@ -1,0 +1,154 @@
+// The `fields` map of each kind of sidecar message (docs/sidecar.md, section 4). Each struct packs as a msgpack
+// map keyed by its field names; decoding ignores keys it does not know and leaves missing ones at their
+// defaults, so both sides can add optional fields without a new protocol version.
+#pragma once
+
+#include <msgpack.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sidecar/sidecar_protocol.hpp"
+
+namespace weft::detail::sidecar {
+
+// kPing (client) and kOk: no fields.
+struct NoFields {
+  template <typename Packer>
+  void msgpack_pack(Packer& packer) const {
+    packer.pack_map(0);
+  }
+  void msgpack_unpack(const msgpack::object& o) {
+    if (o.type != msgpack::type::MAP) throw msgpack::type_error();
+  }
+};
+
+struct PongFields {
+  std::string server_id;  // random, new each time weftd starts: a change means weftd restarted
+  std::string version;
+  std::uint64_t pid = 0;
+  MSGPACK_DEFINE_MAP(server_id, version, pid)
+};
+
+struct AppendFields {
+  std::string subject;  // every envelope in the body has this subject
+  MSGPACK_DEFINE_MAP(subject)
+};
+
+struct AppendedFields {
+  std::string stream;
+  std::uint64_t first_offset = 0;  // the body's envelopes got first_offset .. last_offset, in order
+  std::uint64_t last_offset = 0;
+  MSGPACK_DEFINE_MAP(stream, first_offset, last_offset)
+};
+
+struct ErrorFields {
+  std::uint8_t code = static_cast<std::uint8_t>(ErrorKind::kInternal);  // an ErrorKind
+  std::string message;
+  MSGPACK_DEFINE_MAP(code, message)
+};
+
+// Where a new consumer starts (`start`): "first" (the oldest stored offset), "last" (the newest message, then
+// everything after it), "new" (only what is appended from now on), "offset" (`offset`), "time" (the first
+// message weftd stored at or after `time_ns`).
+inline constexpr std::string_view kStartFirst = "first";
+inline constexpr std::string_view kStartLast = "last";
+inline constexpr std::string_view kStartNew = "new";
+inline constexpr std::string_view kStartOffset = "offset";
+inline constexpr std::string_view kStartTime = "time";
+
+struct ConsumeFields {
+  std::string stream;
+  std::string start{kStartFirst};
+  std::uint64_t offset = 0;
+  std::int64_t time_ns = 0;
+  std::string durable;  // a named consumer whose acknowledged offset weftd keeps; one member at a time
+  std::string group;    // a named consumer whose members compete for the messages; kept like a durable one
+  bool ack = true;      // false: no acknowledgements (ephemeral only); credit comes back with kCredit
+  std::uint32_t ack_wait_ms = kDefaultAckWaitMs;
+  std::uint32_t max_deliver = kDefaultMaxDeliver;  // 0: no limit
+  std::uint32_t credit = kDefaultCredit;           // deliveries outstanding at most
+  std::uint32_t heartbeat_ms = kDefaultHeartbeatMs;
+  MSGPACK_DEFINE_MAP(stream, start, offset, time_ns, durable, group, ack, ack_wait_ms, max_deliver, credit,
+                     heartbeat_ms)
+};
+
+struct ConsumingFields {
+  std::uint64_t consumer = 0;      // names this membership in every later message
+  std::string stream;
+  std::string name;                // the durable or group name; empty for an ephemeral consumer
+  std::uint64_t start_offset = 0;  // the first offset it will be sent (a durable resumes past its acks)
+  std::uint64_t end_offset = 0;    // the stream's end when it started
+  bool resumed = false;            // the durable or group existed: `start` was not used
+  std::string server_id;
+  MSGPACK_DEFINE_MAP(consumer, stream, name, start_offset, end_offset, resumed, server_id)
+};
+
+struct ConsumerRef {
+  std::uint64_t consumer = 0;
+  MSGPACK_DEFINE_MAP(consumer)
+};
+
+struct DeliveryItem {
+  std::uint64_t offset = 0;
+  std::uint32_t attempt = 0;      // 1 the first time
+  std::int64_t timestamp_ns = 0;  // when weftd stored it
+  MSGPACK_DEFINE_ARRAY(offset, attempt, timestamp_ns)
+};
+
+struct DeliverFields {
+  std::uint64_t consumer = 0;
+  std::vector<DeliveryItem> items;  // item i's envelope is body frame i
+  MSGPACK_DEFINE_MAP(consumer, items)
+};
+
+struct AckItem {
+  std::uint64_t offset = 0;
+  std::uint32_t attempt = 0;  // the attempt being answered: an answer to an earlier attempt is stale
+  MSGPACK_DEFINE_ARRAY(offset, attempt)
+};
+
+// kAck, kNak and kProgress.
+struct AckFields {
+  std::uint64_t consumer = 0;
+  std::vector<AckItem> items;
+  std::uint32_t delay_ms = 0;  // kNak: wait this long before delivering again
+  std::string reason;          // kNak: kept as the dead letter's last error if it is the last attempt
+  MSGPACK_DEFINE_MAP(consumer, items, delay_ms, reason)
+};
+
+struct Rejection {
+  std::uint64_t offset = 0;
+  std::uint32_t attempt = 0;
+  std::string reason;
+  MSGPACK_DEFINE_ARRAY(offset, attempt, reason)
+};
+
+struct AckReplyFields {
+  std::uint64_t consumer = 0;
+  std::uint32_t accepted = 0;
+  std::vector<Rejection> rejected;
+  MSGPACK_DEFINE_MAP(consumer, accepted, rejected)
+};
+
+struct CreditFields {
+  std::uint64_t consumer = 0;
+  std::uint32_t credit = 0;  // added to the consumer's credit (at most kMaxCredit outstanding)
+  MSGPACK_DEFINE_MAP(consumer, credit)
+};
+
+struct ConsumerEndFields {
+  std::uint64_t consumer = 0;
+  std::uint8_t code = 0;  // an ErrorKind
+  std::string message;
+  MSGPACK_DEFINE_MAP(consumer, code, message)
+};
+
+// kAdmin: `op` and the op's own keys, side by side in one map (sidecar_admin.hpp).
+struct AdminOpField {
+  std::string op;
+  MSGPACK_DEFINE_MAP(op)
+};
+
+}  // namespace weft::detail::sidecar

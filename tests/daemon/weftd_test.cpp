@@ -1,0 +1,544 @@
+// weftd as a whole, in this process (daemon_harness.hpp): appends and their answers, malformed input, fsync
+// failures, power loss, crashes, durable consumers across restarts, dead letters, retention, administration.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "daemon_harness.hpp"
+#include "log/segment_files.hpp"
+
+namespace weft::testing {
+namespace {
+
+using sc::ErrorKind;
+
+class WeftdTest : public DaemonHarness {
+ protected:
+  void SetUp() override {
+    configured_ = {stream_config("orders", {"orders.>"})};
+    start();
+    producer_ = client("producer");
+    attach(producer_);
+  }
+
+  // Starts a consumer on `client`; records what it receives (acknowledging if `auto_ack`).
+  std::uint64_t consume(sc::SidecarClient& c, sc::ConsumeFields fields, std::vector<Received>& into,
+                        bool auto_ack = true, std::function<bool(const Received&)> nak_if = {}) {
+    sc::ConsumerHandlers h;
+    h.on_message = [&c, &into, auto_ack, nak_if](const sc::Delivery& d) {
+      Received r{d.offset, d.attempt, payload_of(d.envelope)};
+      into.push_back(r);
+      if (nak_if && nak_if(r)) {
+        (void)c.nak(d.consumer, d.offset, d.attempt, std::chrono::milliseconds(0), "poison: " + r.payload);
+      } else if (auto_ack) {
+        (void)c.ack(d.consumer, d.offset, d.attempt);
+      }
+    };
+    h.on_end = [this](const Status& s) { ended_.push_back(s); };
+    auto id = c.consume(std::move(fields), h);
+    EXPECT_TRUE(id.is_ok());
+    step();
+    return id.is_ok() ? *id : 0;
+  }
+
+  static sc::ConsumeFields fields(std::string stream, std::string start = "first") {
+    sc::ConsumeFields f;
+    f.stream = std::move(stream);
+    f.start = std::move(start);
+    return f;
+  }
+
+  void publish(int n, const std::string& subject = "orders.new", const std::string& prefix = "m") {
+    for (int i = 0; i < n; ++i) {
+      auto a = append(*producer_, subject, prefix + std::to_string(published_++));
+      ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+    }
+  }
+
+  std::unique_ptr<sc::SidecarClient> producer_;
+  std::vector<Status> ended_;
+  int published_ = 0;
+};
+
+TEST_F(WeftdTest, AnAppendIsAnsweredWithItsOffsetsOnceDurable) {
+  const auto e1 = make_envelope("orders.new", "one"), e2 = make_envelope("orders.new", "two");
+  const std::span<const std::byte> both[] = {e1, e2};
+  std::optional<sc::AppendAck> ack;
+  const std::uint64_t syncs_before = fs_.syncs();
+  ASSERT_TRUE(producer_->append("orders.new", both, [&](const Status& s, const sc::AppendAck& a) {
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    ack = a;
+  }).is_ok());
+  producer_->do_work(clock_.now());
+  weftd_->server().do_work(clock_.now());  // the request read and written, not yet synced
+  producer_->do_work(clock_.now());
+  EXPECT_FALSE(ack) << "no answer before the fsync";
+  step();
+  ASSERT_TRUE(ack);
+  EXPECT_GT(fs_.syncs(), syncs_before);
+  EXPECT_EQ(ack->stream, "orders");
+  EXPECT_EQ(ack->first_offset, 0u);
+  EXPECT_EQ(ack->last_offset, 1u);
+}
+
+TEST_F(WeftdTest, RefusesWhatNoStreamTakesAndWhatIsTooLarge) {
+  auto none = append(*producer_, "payments.new", "x");
+  ASSERT_FALSE(none.is_ok());
+  EXPECT_EQ(none.status().code(), ErrorCode::kNotFound);
+  EXPECT_NE(none.status().message().find("no stream takes subject 'payments.new'"), std::string::npos);
+  const std::string big(9 << 20, 'x');
+  auto large = append(*producer_, "orders.big", big);
+  ASSERT_FALSE(large.is_ok());
+  EXPECT_NE(large.status().message().find("too large"), std::string::npos) << large.status().to_string();
+}
+
+TEST_F(WeftdTest, MalformedRequestsAreAnsweredAndCounted) {
+  auto frames = [](std::initializer_list<std::string> parts) {
+    sc::Frames f;
+    for (const std::string& p : parts) f.parts.emplace_back(p.data(), p.size());
+    return f;
+  };
+  hub_.inject("bad", frames({"not msgpack \xc1"}));
+  hub_.inject("bad", frames({"\x94\x02\x02\x07\x80"}));                 // version 2
+  hub_.inject("bad", frames({"\x94\x01\x33\x07\x80"}));                 // kind 51
+  hub_.inject("bad", frames({"\x94\x01\x41\x07\x80"}));                 // APPENDED, a kind weftd sends
+  hub_.inject("bad", sc::Frames{});                                        // nothing at all
+  {
+    sc::Frames f = sc::make_message(sc::Kind::kAppend, 9, sc::AppendFields{"orders.new"});
+    f.parts.emplace_back("garbage", 7);  // a body frame that is no envelope
+    hub_.inject("bad", std::move(f));
+  }
+  {
+    const auto e = make_envelope("orders.other", "x");
+    const std::span<const std::byte> one(e);
+    hub_.inject("bad", sc::make_message(sc::Kind::kAppend, 10, sc::AppendFields{"orders.new"}, std::span(&one, 1)));
+  }
+  {
+    // A field of the wrong type.
+    msgpack::sbuffer b;
+    msgpack::packer<msgpack::sbuffer> p(b);
+    p.pack_array(4);
+    p.pack(1);
+    p.pack(3);
+    p.pack(11);
+    p.pack_map(1);
+    p.pack(std::string("credit"));
+    p.pack(std::string("lots"));
+    hub_.inject("bad", frames({std::string(b.data(), b.size())}));
+  }
+  step();
+  const auto& c = weftd_->server().counters();
+  EXPECT_EQ(c.bad_header, 2u);
+  EXPECT_EQ(c.bad_version, 1u);
+  EXPECT_EQ(c.unknown_kind, 1u);
+  EXPECT_EQ(c.wrong_direction, 1u);
+  EXPECT_EQ(c.bad_framing, 1u);
+  EXPECT_EQ(c.bad_envelope, 1u);
+  EXPECT_EQ(c.subject_mismatch, 1u);
+  EXPECT_EQ(c.malformed(), 8u);
+  EXPECT_EQ(hub_.queued_for("bad"), 8u) << "every malformed request gets an error back";
+  // And weftd still serves.
+  EXPECT_TRUE(append(*producer_, "orders.new", "fine").is_ok());
+}
+
+TEST_F(WeftdTest, AFailedFsyncStopsAcknowledgementsForThatStreamForGood) {
+  configured_.push_back(stream_config("audit", {"audit.>"}));
+  stop();
+  start();
+  publish(2);
+  fs_.inject({FakeFileSystem::Op::kSync, 1, false, EIO, 0, "/streams/orders/"});
+  auto failed = append(*producer_, "orders.new", "lost?");
+  ASSERT_FALSE(failed.is_ok());
+  EXPECT_EQ(failed.status().code(), ErrorCode::kIoError);
+  EXPECT_NE(failed.status().message().find("stream failed"), std::string::npos) << failed.status().to_string();
+  // Never retried as if it were safe: every later append is refused, even though the disk "works" again.
+  auto later = append(*producer_, "orders.new", "later");
+  ASSERT_FALSE(later.is_ok());
+  EXPECT_NE(later.status().message().find("stream failed"), std::string::npos);
+  EXPECT_TRUE(logged("STREAM 'orders' FAILED"));
+  auto i = info(*producer_, "orders");
+  ASSERT_TRUE(i.is_ok());
+  EXPECT_NE(i->health.find("fdatasync"), std::string::npos) << i->health;
+  EXPECT_EQ(i->end_offset, 2u) << "reads keep serving what was acknowledged";
+  // The other stream is not affected.
+  EXPECT_TRUE(append(*producer_, "audit.x", "fine").is_ok());
+  // A restart recovers the stream.
+  stop();
+  start();
+  EXPECT_TRUE(append(*producer_, "orders.new", "after restart").is_ok());
+}
+
+TEST_F(WeftdTest, PowerLossUnderEveryWriteFsyncLosesNoAcknowledgedMessage) {
+  std::mt19937 random(7);
+  std::map<std::string, std::uint64_t> acked;  // payload -> offset
+  int next = 0;
+  for (int round = 0; round < 12; ++round) {
+    // A burst of appends in flight, then the power goes at a random point of the stepping.
+    std::vector<std::vector<std::byte>> envelopes;
+    const int burst = 5 + static_cast<int>(random() % 30);
+    for (int i = 0; i < burst; ++i) {
+      const std::string payload = "p" + std::to_string(next++);
+      const auto e = make_envelope("orders.new", payload);
+      const std::span<const std::byte> one(e);
+      ASSERT_TRUE(producer_->append("orders.new", std::span(&one, 1), [&acked, payload](const Status& s,
+                                                                                       const sc::AppendAck& a) {
+        if (s) acked[payload] = a.first_offset;
+      }).is_ok());
+      if (random() % 3 == 0) {
+        weftd_->do_work(clock_.now());
+        producer_->do_work(clock_.now());
+      }
+    }
+    const int steps = static_cast<int>(random() % 4);
+    for (int i = 0; i < steps; ++i) {
+      weftd_->do_work(clock_.now());
+      producer_->do_work(clock_.now());
+    }
+    power_loss();
+    start();
+    // Every acknowledged message is there, once, at its offset.
+    auto i = info(*producer_, "orders");
+    ASSERT_TRUE(i.is_ok());
+    std::vector<Received> got;
+    auto reader = client("reader-" + std::to_string(round));
+    attach(reader);
+    auto f = fields("orders");
+    f.ack = false;
+    f.credit = 4096;
+    consume(*reader, f, got, false);
+    step();
+    std::map<std::string, std::vector<std::uint64_t>> found;
+    for (const Received& r : got) found[r.payload].push_back(r.offset);
+    for (const auto& [payload, offset] : acked) {
+      ASSERT_EQ(found.count(payload), 1u) << payload << " was acknowledged at " << offset << " and is lost";
+      EXPECT_EQ(found[payload].size(), 1u) << payload;
+      EXPECT_EQ(found[payload].front(), offset) << payload;
+    }
+    detach(reader.get());
+  }
+  EXPECT_GT(acked.size(), 50u);
+}
+
+TEST_F(WeftdTest, ReplaysFromFirstOffsetLastAndTime) {
+  publish(5);
+  clock_.advance(std::chrono::seconds(10));
+  const std::int64_t middle = clock_.wall_ns();
+  clock_.advance(std::chrono::seconds(10));
+  publish(5);
+  auto reader = client("reader");
+  attach(reader);
+  auto run = [&](sc::ConsumeFields f) {
+    std::vector<Received> got;
+    auto id = consume(*reader, std::move(f), got);
+    (void)reader->unconsume(id);
+    step();
+    std::vector<std::uint64_t> offsets;
+    for (const Received& r : got) offsets.push_back(r.offset);
+    return offsets;
+  };
+  EXPECT_EQ(run(fields("orders", "first")).size(), 10u);
+  auto from_offset = fields("orders", "offset");
+  from_offset.offset = 7;
+  EXPECT_EQ(run(from_offset), (std::vector<std::uint64_t>{7, 8, 9}));
+  EXPECT_EQ(run(fields("orders", "last")), (std::vector<std::uint64_t>{9}));
+  EXPECT_TRUE(run(fields("orders", "new")).empty());
+  auto from_time = fields("orders", "time");
+  from_time.time_ns = middle;
+  EXPECT_EQ(run(from_time), (std::vector<std::uint64_t>{5, 6, 7, 8, 9}));
+  // Reads are not destructive: two consumers each get everything.
+  EXPECT_EQ(run(fields("orders", "first")).size(), 10u);
+}
+
+TEST_F(WeftdTest, ADurableConsumerResumesAtItsStoredOffsetAfterARestartOfBoth) {
+  publish(10);
+  std::vector<Received> got;
+  {
+    auto consumer = client("worker");
+    attach(consumer);
+    auto f = fields("orders");
+    f.durable = "billing";
+    f.credit = 4;
+    std::size_t acks = 0;
+    sc::ConsumerHandlers h;
+    h.on_message = [&](const sc::Delivery& d) {
+      got.push_back({d.offset, d.attempt, payload_of(d.envelope)});
+      if (acks < 6) {
+        ++acks;
+        (void)consumer->ack(d.consumer, d.offset, d.attempt);
+      }
+    };
+    ASSERT_TRUE(consumer->consume(f, h).is_ok());
+    step();
+    detach(consumer.get());
+  }
+  ASSERT_GE(got.size(), 6u);
+  // weftd crashes (its flush interval is 0 here: acknowledged offsets were written at once) and comes back.
+  crash();
+  start();
+  auto i = info(*producer_, "orders");
+  ASSERT_TRUE(i.is_ok());
+  ASSERT_EQ(i->consumers.size(), 1u);
+  EXPECT_EQ(i->consumers[0].name, "billing");
+  EXPECT_EQ(i->consumers[0].ack_floor, 6u);
+  EXPECT_EQ(i->consumers[0].lag, 4u);
+  std::vector<Received> again;
+  auto consumer = client("worker-2");
+  attach(consumer);
+  auto f = fields("orders", "first");  // ignored: the durable resumes
+  f.durable = "billing";
+  consume(*consumer, f, again);
+  ASSERT_EQ(again.size(), 4u);
+  EXPECT_EQ(again.front().offset, 6u);
+  EXPECT_EQ(again.back().offset, 9u);
+}
+
+TEST_F(WeftdTest, AClientFollowsARestartedWeftd) {
+  publish(3);
+  std::vector<Received> got;
+  auto consumer = client("follower");
+  attach(consumer);
+  auto f = fields("orders");
+  f.durable = "follower";
+  consume(*consumer, f, got);
+  ASSERT_EQ(got.size(), 3u);
+  stop();  // SIGTERM: the consumer hears weftd is stopping and waits for the next one
+  start();
+  publish(2);
+  advance(std::chrono::milliseconds(600));  // a heartbeat finds the new weftd
+  advance(std::chrono::milliseconds(10));
+  ASSERT_EQ(got.size(), 5u) << "the consumer was started again on the new weftd";
+  EXPECT_EQ(got.back().offset, 4u);
+  EXPECT_TRUE(ended_.empty());
+  EXPECT_EQ(consumer->stats().restarts_seen, 1u);
+}
+
+TEST_F(WeftdTest, APoisonMessageGoesToTheDeadLetterStreamAndReplayBringsItBack) {
+  publish(2);
+  publish(1, "orders.new", "poison-");
+  publish(1);
+  std::vector<Received> got;
+  auto consumer = client("worker");
+  attach(consumer);
+  auto f = fields("orders");
+  f.group = "workers";
+  f.max_deliver = 3;
+  f.ack_wait_ms = 1000;
+  bool healed = false;  // once the handler is fixed, the replayed message goes through
+  consume(*consumer, f, got, true,
+          [&healed](const Received& r) { return !healed && r.payload.rfind("poison", 0) == 0; });
+  for (int i = 0; i < 5; ++i) advance(std::chrono::milliseconds(10));
+  int poison_deliveries = 0;
+  for (const Received& r : got) poison_deliveries += r.payload == "poison-2" ? 1 : 0;
+  EXPECT_EQ(poison_deliveries, 3) << "max_deliver attempts, then no more";
+  auto i = info(*producer_, "orders");
+  ASSERT_TRUE(i.is_ok());
+  EXPECT_EQ(i->dead_letters, 1u);
+  EXPECT_EQ(i->consumers[0].ack_floor, 4u) << "a dead-lettered message counts as settled";
+  sc::Frames body;
+  sc::DlqShowArgs show;
+  show.stream = "orders";
+  auto shown = admin<sc::DlqShowReply>(*producer_, show, &body);
+  ASSERT_TRUE(shown.is_ok()) << shown.status().to_string();
+  ASSERT_EQ(shown->letters.size(), 1u);
+  const sc::DeadLetterInfo& letter = shown->letters[0];
+  EXPECT_EQ(letter.subject, "orders.new");
+  EXPECT_EQ(letter.consumer, "workers");
+  EXPECT_EQ(letter.deliveries, 3u);
+  EXPECT_EQ(letter.last_error, "poison: poison-2");
+  EXPECT_EQ(letter.source_offset, 2u);
+  EXPECT_GT(letter.time_ns, 0);
+  EXPECT_LE(letter.time_ns, clock_.wall_ns());
+  ASSERT_EQ(body.body_size(), 1u);
+  EXPECT_EQ(payload_of(body.body(0)), "poison-2");
+  // Replay: back to its source subject, where the consumer meets it again (and now handles it).
+  healed = true;
+  sc::DlqReplayArgs replay;
+  replay.stream = "orders";
+  auto replayed = admin<sc::DlqReplayReply>(*producer_, replay);
+  ASSERT_TRUE(replayed.is_ok()) << replayed.status().to_string();
+  EXPECT_EQ(replayed->replayed, 1u);
+  ASSERT_EQ(replayed->new_offsets, (std::vector<std::uint64_t>{4}));
+  step();
+  EXPECT_EQ(got.back().offset, 4u);
+  EXPECT_EQ(got.back().payload, "poison-2");
+  auto purged = admin<sc::DlqPurgeReply>(*producer_, sc::StreamArgs{std::string(sc::kOpDlqPurge), "orders"});
+  ASSERT_TRUE(purged.is_ok());
+  EXPECT_EQ(purged->purged, 1u);
+  EXPECT_EQ(info(*producer_, "orders")->dead_letters, 0u);
+}
+
+TEST_F(WeftdTest, StaleAcknowledgementsAreRejected) {
+  publish(1);
+  auto consumer = client("slow");
+  attach(consumer);
+  std::vector<Received> got;
+  std::vector<sc::Rejection> rejected;
+  auto f = fields("orders");
+  f.durable = "slow";
+  f.ack_wait_ms = 100;
+  sc::ConsumerHandlers h;
+  h.on_message = [&](const sc::Delivery& d) { got.push_back({d.offset, d.attempt, ""}); };
+  h.on_rejected = [&](const sc::Rejection& r) { rejected.push_back(r); };
+  auto id = consumer->consume(f, h).value();
+  step();
+  advance(std::chrono::milliseconds(150));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].attempt, 2u);
+  ASSERT_TRUE(consumer->ack(id, 0, 1).is_ok());  // the first attempt's answer, too late
+  step();
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_NE(rejected[0].reason.find("stale"), std::string::npos);
+  EXPECT_EQ(weftd_->server().counters().rejected_acks, 1u);
+}
+
+TEST_F(WeftdTest, RetentionDeletesOldSegmentsAndNothingElse) {
+  stop();
+  configured_ = {stream_config("orders", {"orders.>"}), stream_config("audit", {"audit.>"})};
+  configured_[0].segment_bytes = 1024;
+  configured_[0].retention_age_ms = 3'600'000;
+  configured_[1].segment_bytes = 1024;
+  configured_[1].retention_age_ms = 0;  // keeps everything
+  start();
+  publish(40);
+  publish(40, "audit.x");
+  std::vector<Received> got;
+  auto consumer = client("c");
+  attach(consumer);
+  auto f = fields("orders");
+  f.durable = "keeper";
+  consume(*consumer, f, got);
+  const auto before = fs_.names(std::string(kDataDir) + "/streams/orders");
+  const auto audit_before = fs_.names(std::string(kDataDir) + "/streams/audit");
+  clock_.advance(std::chrono::hours(2));
+  // A new record in the active segment (only sealed segments can go). Stepping weftd for it also runs
+  // retention, whose timer (an hour) is due: the old segments go then, and a second pass finds nothing more.
+  publish(1);
+  EXPECT_TRUE(logged("stream 'orders': retention deleted")) << "retention ran on its timer";
+  EXPECT_EQ(weftd_->streams().apply_retention(), 0u) << "nothing more to delete";
+  const auto after = fs_.names(std::string(kDataDir) + "/streams/orders");
+  EXPECT_LT(after.size(), before.size());
+  auto i = info(*producer_, "orders").value();
+  EXPECT_EQ(i.segments, 1u) << "every old sealed segment went, the active one stayed";
+  EXPECT_GT(i.first_offset, 0u);
+  EXPECT_EQ(i.end_offset, 41u) << "nothing newer was touched";
+  EXPECT_EQ(i.messages, i.end_offset - i.first_offset);
+  for (const std::string& name : after) {
+    auto parsed = detail::log::parse_file_name(name);
+    ASSERT_TRUE(parsed) << name;
+    EXPECT_EQ(parsed->base_offset, i.first_offset) << name;
+  }
+  std::vector<Received> rest;
+  auto reader = client("reader");
+  attach(reader);
+  consume(*reader, fields("orders"), rest);
+  ASSERT_EQ(rest.size(), i.messages) << "what retention kept is all readable";
+  EXPECT_EQ(rest.back().payload, "m80");
+  EXPECT_EQ(fs_.names(std::string(kDataDir) + "/streams/audit"), audit_before) << "another stream is untouched";
+  EXPECT_TRUE(fs_.exists(std::string(kDataDir) + "/consumers/orders.state"));
+  EXPECT_EQ(i.consumers.size(), 1u);
+  EXPECT_EQ(info(*producer_, "audit")->messages, 40u);
+}
+
+TEST_F(WeftdTest, StreamsAddedAtRunTimeAreKeptAcrossRestartsAndRemovedWithTheirFiles) {
+  sc::StreamAddArgs add;
+  add.config = stream_config("payments", {"payments.*", "refunds.>"}, "interval");
+  auto added = admin<sc::StreamInfo>(*producer_, add);
+  ASSERT_TRUE(added.is_ok()) << added.status().to_string();
+  EXPECT_EQ(added->origin, "added");
+  auto appended = append(*producer_, "refunds.eu.1", "r");
+  ASSERT_TRUE(appended.is_ok()) << appended.status().to_string();
+  sc::StreamAddArgs overlapping;
+  overlapping.config = stream_config("bad", {"orders.eu"});
+  auto refused = admin<sc::StreamInfo>(*producer_, overlapping);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_NE(refused.status().message().find("overlap"), std::string::npos) << refused.status().to_string();
+  stop();
+  start();
+  auto list = admin<sc::StreamList>(*producer_, sc::StreamListArgs{});
+  ASSERT_TRUE(list.is_ok());
+  ASSERT_EQ(list->streams.size(), 2u);
+  auto payments = info(*producer_, "payments");
+  ASSERT_TRUE(payments.is_ok());
+  EXPECT_EQ(payments->messages, 1u);
+  EXPECT_EQ(payments->config.fsync, "interval");
+  auto rm_config = admin<sc::Removed>(*producer_, sc::StreamArgs{std::string(sc::kOpStreamRemove), "orders"});
+  ASSERT_FALSE(rm_config.is_ok()) << "a stream of the config file is removed there";
+  auto rm = admin<sc::Removed>(*producer_, sc::StreamArgs{std::string(sc::kOpStreamRemove), "payments"});
+  ASSERT_TRUE(rm.is_ok()) << rm.status().to_string();
+  EXPECT_TRUE(fs_.names(std::string(kDataDir) + "/streams/payments").empty());
+  EXPECT_FALSE(append(*producer_, "refunds.eu.1", "r").is_ok());
+  stop();
+  start();
+  EXPECT_FALSE(info(*producer_, "payments").is_ok());
+}
+
+TEST_F(WeftdTest, RecoveryAfterATornTailKeepsEveryWholeRecordAtAnyOf200CutPoints) {
+  publish(60);
+  stop();
+  const std::string segment = std::string(kDataDir) + "/streams/orders/" +
+                              detail::log::file_name(0, detail::log::FileKind::kSegment);
+  const std::vector<std::byte> whole = fs_.contents(segment);
+  ASSERT_GT(whole.size(), 200u);
+  // Where each record ends.
+  std::vector<std::uint64_t> ends;
+  {
+    detail::log::LogOptions o;
+    o.read_only = true;
+    auto log = detail::log::Log::open(fs_, clock_, std::string(kDataDir) + "/streams/orders", o).value();
+    ASSERT_EQ(log->end_offset(), 60u);
+  }
+  for (std::size_t at = 24; at < whole.size();) {
+    const auto length = static_cast<std::uint32_t>(std::to_integer<std::uint32_t>(whole[at]) |
+                                                   (std::to_integer<std::uint32_t>(whole[at + 1]) << 8) |
+                                                   (std::to_integer<std::uint32_t>(whole[at + 2]) << 16) |
+                                                   (std::to_integer<std::uint32_t>(whole[at + 3]) << 24));
+    at += 4 + length;
+    ends.push_back(at);
+  }
+  ASSERT_EQ(ends.size(), 60u);
+  for (std::size_t cut = whole.size() - 200; cut < whole.size(); ++cut) {
+    fs_.set_contents(segment, std::vector<std::byte>(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(cut)));
+    start();
+    const std::uint64_t whole_records =
+        static_cast<std::uint64_t>(std::upper_bound(ends.begin(), ends.end(), cut) - ends.begin());
+    auto i = info(*producer_, "orders");
+    ASSERT_TRUE(i.is_ok());
+    ASSERT_EQ(i->end_offset, whole_records) << "cut at byte " << cut;
+    ASSERT_EQ(i->health, "ok");
+    ASSERT_EQ(fs_.contents(segment).size(), whole_records == 0 ? 24u : ends[whole_records - 1])
+        << "the torn tail is cut at the last whole record";
+    // And the next message lands right after it.
+    auto next = append(*producer_, "orders.new", "after-cut");
+    ASSERT_TRUE(next.is_ok());
+    ASSERT_EQ(next->first_offset, whole_records);
+    stop();
+  }
+}
+
+TEST_F(WeftdTest, AByteFlippedInTheMiddleOfASegmentIsFoundByRecoveryAndNeverServed) {
+  publish(30);
+  stop();
+  const std::string segment = std::string(kDataDir) + "/streams/orders/" +
+                              detail::log::file_name(0, detail::log::FileKind::kSegment);
+  const auto size = fs_.contents(segment).size();
+  fs_.flip_byte(segment, size / 2);
+  start();
+  EXPECT_TRUE(logged("kept damaged data")) << "recovery reports it";
+  auto i = info(*producer_, "orders").value();
+  ASSERT_FALSE(i.recovery.empty());
+  EXPECT_NE(i.recovery.front().find("corruption at offset"), std::string::npos) << i.recovery.front();
+  EXPECT_EQ(i.end_offset, 30u) << "the records after the damage stay";
+  auto verify = weftd_->streams().find("orders")->log().verify();
+  ASSERT_TRUE(verify.first_bad_offset.has_value());
+  std::vector<Received> got;
+  auto reader = client("reader");
+  attach(reader);
+  consume(*reader, fields("orders"), got);
+  EXPECT_EQ(got.size(), 29u) << "the damaged record is skipped, never delivered";
+  for (const Received& r : got) EXPECT_NE(r.offset, *verify.first_bad_offset);
+}
+
+}  // namespace
+}  // namespace weft::testing

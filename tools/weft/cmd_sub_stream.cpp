@@ -1,0 +1,253 @@
+// weft sub --stream NAME: reads a persistent stream from weftd instead of subscribing on the network: replay
+// from the first offset, the last, a given offset or a time, then follow new messages. Ephemeral by default;
+// --durable NAME (or --group NAME) keeps the position in weftd across runs. Every message printed is
+// acknowledged (unless --reject matches it, which naks it: a way to see redelivery and dead letters).
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "cli_common.hpp"
+#include "codec/envelope.hpp"
+#include "commands.hpp"
+#include "message_format.hpp"
+#include "sidecar_cli.hpp"
+#include "weft/subject.hpp"
+
+namespace weft::cli {
+
+namespace {
+
+namespace sc = detail::sidecar;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kVerb = "sub";
+constexpr std::chrono::milliseconds kFlushInterval{100};
+
+constexpr const char* kHelpIntro = R"(usage: weft sub --stream NAME [OPTIONS] [PATTERN]
+
+Prints the messages of a persistent stream kept by weftd, from where --from says, then new ones as they come,
+until interrupted, --count messages were printed, --until-end reached the end the stream had at the start,
+or --timeout passed. PATTERN (default '>') filters by subject; the rest are acknowledged unprinted.
+
+)";
+
+constexpr const char* kHelpOutro = R"(
+Examples:
+  weft sub --stream orders --from first --until-end          # replay everything stored, then exit
+  weft sub --stream orders --from time:2024-05-01T12:00:00Z  # from a moment on, then follow
+  weft sub --stream orders --from time:-15m --json           # the last 15 minutes
+  weft sub --stream orders --durable billing                 # resumes where the last run acknowledged
+
+Exit status: 0 on success (also when interrupted), 1 when weftd refused or --timeout passed before --count
+messages came, 2 on bad usage.
+)";
+
+struct StreamSubSettings {
+  SidecarFlags sidecar;
+  sc::ConsumeFields consume;
+  std::string from = "first";
+  std::string pattern = ">";
+  std::int64_t count = 0;
+  double timeout_seconds = 0;
+  double ack_wait_seconds = 30;
+  bool until_end = false;
+  bool no_ack = false;
+  std::string reject;
+  bool raw = false, json = false, full = false, quiet = false;
+  FormatOptions format;
+};
+
+po::options_description visible_options(StreamSubSettings& s) {
+  po::options_description options("options", 100, 50);
+  // clang-format off
+  options.add_options()
+      ("help,h", "print this help and exit")
+      ("stream", po::value(&s.consume.stream)->value_name("NAME"), "the stream to read (required)")
+      ("from", po::value(&s.from)->value_name("WHERE"),
+       "where a new consumer starts: first (default), last, new, offset:N, time:ISO8601 (or time:-15m)")
+      ("durable", po::value(&s.consume.durable)->value_name("NAME"),
+       "a durable consumer: weftd keeps its acknowledged offset, a later run resumes there")
+      ("group", po::value(&s.consume.group)->value_name("NAME"),
+       "a consumer group: every member running with this NAME gets a share of the messages")
+      ("ack-wait", po::value(&s.ack_wait_seconds)->value_name("SECONDS"),
+       "redeliver a message not acknowledged within SECONDS (default 30)")
+      ("max-deliver", po::value(&s.consume.max_deliver)->value_name("N"),
+       "after N deliveries, move the message to the stream's dead letters (default 5; 0: no limit)")
+      ("credit", po::value(&s.consume.credit)->value_name("N"), "messages in flight at most (default 256)")
+      ("no-ack", po::bool_switch(&s.no_ack), "ephemeral only: take messages without acknowledging them")
+      ("reject", po::value(&s.reject)->value_name("TEXT"),
+       "nak (instead of acknowledging) every message whose payload contains TEXT")
+      ("count", po::value(&s.count)->value_name("N"), "exit after N messages")
+      ("until-end", po::bool_switch(&s.until_end), "exit once the stream's end at the start was reached")
+      ("timeout", po::value(&s.timeout_seconds)->value_name("SECONDS"), "exit after SECONDS (default 0: no limit)")
+      ("raw", po::bool_switch(&s.raw), "print only each payload")
+      ("json", po::bool_switch(&s.json), "one JSON object per message, with its offset and attempt")
+      ("full", po::bool_switch(&s.full), "print long payloads whole")
+      ("sidecar", po::value(&s.sidecar.endpoint)->value_name("ENDPOINT"), "weftd's endpoint (default: its socket)")
+      ("quiet,q", po::bool_switch(&s.quiet), "print no summary at exit");
+  // clang-format on
+  return options;
+}
+
+void finish(StreamSubSettings& s, const po::variables_map& values) {
+  if (s.consume.stream.empty()) throw UsageError("give --stream NAME");
+  if (Status v = validate_pattern(s.pattern); !v) throw UsageError(v.message());
+  parse_from(s.from, s.consume);
+  if (s.count < 0) throw UsageError("--count must be 0 (no limit) or more");
+  if (!s.consume.durable.empty() && !s.consume.group.empty()) throw UsageError("give --durable or --group, not both");
+  if (s.no_ack && (!s.consume.durable.empty() || !s.consume.group.empty())) {
+    throw UsageError("--no-ack is for ephemeral consumers (a durable one acknowledges)");
+  }
+  if (s.no_ack && !s.reject.empty()) throw UsageError("--reject needs acknowledgements (drop --no-ack)");
+  if (s.consume.credit == 0 || s.consume.credit > sc::kMaxCredit) {
+    throw UsageError("--credit must lie in [1, " + std::to_string(sc::kMaxCredit) + "]");
+  }
+  s.consume.ack = !s.no_ack;
+  const auto ack_wait = seconds_flag("--ack-wait", s.ack_wait_seconds);
+  if (ack_wait.count() < 1) throw UsageError("--ack-wait must be at least 1 ms");
+  s.consume.ack_wait_ms = static_cast<std::uint32_t>(std::min<std::int64_t>(ack_wait.count(), UINT32_MAX));
+  (void)seconds_flag("--timeout", s.timeout_seconds);
+  if (s.raw && s.json) throw UsageError("give --raw or --json, not both");
+  s.format.format = s.json ? OutputFormat::kJson : s.raw ? OutputFormat::kRaw : OutputFormat::kHuman;
+  s.format.full = s.full;
+  (void)values;
+}
+
+int run(StreamSubSettings& s) {
+  StopSignals stop;
+  auto client = connect_sidecar(s.sidecar);
+  std::uint64_t printed = 0, bytes = 0, rejected = 0;
+  std::optional<std::uint64_t> end_at_start;
+  std::uint64_t highest_seen = 0;
+  bool seen_any = false;
+  Status ended;
+  std::string text;
+  int write_errno = 0;
+  std::uint64_t consumer = 0;
+
+  sc::ConsumerHandlers handlers;
+  handlers.on_ready = [&](const sc::ConsumingFields& ready) {
+    if (!end_at_start) end_at_start = ready.end_offset;
+    if (!s.quiet) {
+      std::fprintf(stderr, "reading stream %s from offset %llu%s (end %llu)\n", ready.stream.c_str(),
+                   static_cast<unsigned long long>(ready.start_offset),
+                   ready.resumed ? (", resuming " + ready.name).c_str() : "",
+                   static_cast<unsigned long long>(ready.end_offset));
+    }
+    // Nothing to replay: --until-end is done at once.
+    if (s.until_end && ready.start_offset >= ready.end_offset) stop.request_stop();
+  };
+  handlers.on_end = [&](const Status& why) {
+    ended = why;
+    stop.request_stop();
+  };
+  handlers.on_message = [&](const sc::Delivery& d) {
+    if (!seen_any || d.offset > highest_seen) highest_seen = d.offset;
+    seen_any = true;
+    const bool limit_reached = s.count > 0 && printed >= static_cast<std::uint64_t>(s.count);
+    std::vector<HeaderRef> scratch;
+    detail::EnvelopeView view;
+    std::size_t at = 0;
+    const bool decoded = detail::decode_envelope(d.envelope, at, view, scratch).ok();
+    const bool matches = decoded && subject_matches(s.pattern, view.subject);
+    const std::string_view payload(reinterpret_cast<const char*>(view.payload.data()), view.payload.size());
+    if (!s.reject.empty() && matches && payload.find(s.reject) != std::string_view::npos) {
+      ++rejected;
+      (void)client->nak(d.consumer, d.offset, d.attempt, std::chrono::milliseconds(0), "rejected by weft sub --reject");
+      return;
+    }
+    if (matches && !limit_reached && write_errno == 0) {
+      text.clear();
+      append_message(text, view.as_message(), s.format);
+      if (s.format.format == OutputFormat::kJson) {
+        text.insert(1, "\"offset\":" + std::to_string(d.offset) + ",\"attempt\":" + std::to_string(d.attempt) + ",");
+      } else if (s.format.format == OutputFormat::kHuman) {
+        text.insert(0, "@" + std::to_string(d.offset) + (d.attempt > 1 ? " (attempt " + std::to_string(d.attempt) + ")" : "") + "  ");
+      }
+      if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size()) {
+        write_errno = errno != 0 ? errno : EIO;
+        stop.request_stop();
+        return;  // not acknowledged: it is delivered again to the next run
+      }
+      ++printed;
+      bytes += view.payload.size();
+    }
+    if (s.consume.ack && !(limit_reached && matches)) (void)client->ack(d.consumer, d.offset, d.attempt);
+    if (s.count > 0 && printed >= static_cast<std::uint64_t>(s.count)) stop.request_stop();
+    if (s.until_end && end_at_start && d.offset + 1 >= *end_at_start) stop.request_stop();
+  };
+  auto started = client->consume(s.consume, handlers);
+  if (!started) return report_failure(kVerb, started.status().message());
+  consumer = *started;
+
+  const auto start = Clock::now();
+  const auto deadline = s.timeout_seconds > 0 ? start + seconds_flag("--timeout", s.timeout_seconds)
+                                              : Clock::time_point::max();
+  auto next_flush = start + kFlushInterval;
+  bool timed_out = false;
+  while (!stop.stop_requested()) {
+    client->do_work(detail::SystemClock::instance().now());
+    if (stop.stop_requested()) break;
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      timed_out = true;
+      break;
+    }
+    if (now >= next_flush) {
+      std::fflush(stdout);
+      next_flush = now + kFlushInterval;
+    }
+    auto wake = std::min({deadline, next_flush, Clock::now() + std::chrono::milliseconds(50)});
+    client->transport().wait_readable(std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()));
+  }
+  // The last acknowledgements go out before leaving (a durable consumer resumes after them).
+  if (ended.is_ok()) {
+    client->do_work(detail::SystemClock::instance().now());
+    (void)client->unconsume(consumer);
+    client->run_until([&] { return false; }, std::chrono::milliseconds(50));
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const bool flushed = std::fflush(stdout) == 0;
+  if (!s.quiet) {
+    std::fprintf(stderr, "received %s message%s (%s) in %.2f s%s\n", format_count(printed).c_str(),
+                 printed == 1 ? "" : "s", format_bytes(bytes).c_str(), seconds,
+                 rejected > 0 ? (", " + format_count(rejected) + " rejected").c_str() : "");
+  }
+  if (!ended.is_ok()) return report_failure(kVerb, ended.message());
+  if (write_errno != 0 || !flushed) {
+    return report_failure(kVerb, std::string("writing standard output: ") + std::strerror(write_errno ? write_errno : errno));
+  }
+  if (timed_out && (s.count > 0 || s.until_end) &&
+      (s.count == 0 || printed < static_cast<std::uint64_t>(s.count))) {
+    return report_failure(kVerb, "timed out after " + format_count(printed) + " messages");
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_sub_stream(int argc, char** argv) {
+  StreamSubSettings s;
+  po::options_description visible = visible_options(s);
+  po::options_description hidden;
+  hidden.add_options()("pattern", po::value(&s.pattern));
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::positional_options_description positional;
+  positional.add("pattern", 1);
+  try {
+    po::variables_map values = parse_arguments(argc, argv, all, positional);
+    if (values.count("help") != 0) {
+      std::cout << kHelpIntro << visible << kHelpOutro;
+      return kExitOk;
+    }
+    finish(s, values);
+    return run(s);
+  } catch (const UsageError& e) {
+    return report_usage_error(kVerb, e.what());
+  }
+}
+
+}  // namespace weft::cli
