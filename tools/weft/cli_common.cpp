@@ -87,6 +87,22 @@ po::variables_map parse_arguments(int argc, char** argv, const po::options_descr
   }
 }
 
+po::variables_map parse_command(int argc, char** argv, po::options_description& options,
+                                const std::vector<std::string>& positional, bool& help) {
+  options.add_options()("help,h", "print this help and exit");
+  po::options_description hidden;
+  po::positional_options_description layout;
+  for (const std::string& name : positional) {
+    hidden.add_options()(name.c_str(), po::value<std::string>());
+    layout.add(name.c_str(), 1);
+  }
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::variables_map values = parse_arguments(argc, argv, all, layout);
+  help = values.count("help") != 0;
+  return values;
+}
+
 void require_endpoint(const NodeOptions& options) {
   if (options.discovery.enabled) return;  // it finds the peers
   if (options.bind.empty() && options.connect.empty() && options.subscriber_bind.empty() &&

@@ -39,6 +39,12 @@ int report_node_error(std::string_view verb, const weft::Error& error);
 po::variables_map parse_arguments(int argc, char** argv, const po::options_description& options,
                                   const po::positional_options_description& positional);
 
+// The arguments of a subcommand (`weft stream add`, `weft log dump`): adds --help to `options`, takes the
+// positional arguments `positional` names (one string each, in order) and sets `help` when --help was given.
+// Throws UsageError as parse_arguments() does.
+po::variables_map parse_command(int argc, char** argv, po::options_description& options,
+                                const std::vector<std::string>& positional, bool& help);
+
 // Throws UsageError unless the options name at least one endpoint: without discovery, a node that neither
 // binds nor connects can never reach a peer.
 void require_endpoint(const NodeOptions& options);

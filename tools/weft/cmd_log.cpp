@@ -12,7 +12,7 @@
 #include "log/posix_file_system.hpp"
 #include "log/segment_files.hpp"
 #include "message_format.hpp"
-#include "sidecar/dead_letter_record.hpp"
+#include "reliable/dead_letter_codec.hpp"
 #include "sidecar_cli.hpp"
 
 namespace weft::cli {
@@ -54,16 +54,9 @@ std::unique_ptr<lg::Log> open_read_only(lg::FileSystem& fs, const std::string& d
   return std::move(*log);
 }
 
+// The log's DIR is every command's one positional argument.
 po::variables_map parse(int argc, char** argv, po::options_description& options, bool& help) {
-  options.add_options()("help,h", "print this help and exit");
-  po::options_description hidden;
-  hidden.add_options()("dir", po::value<std::string>());
-  po::positional_options_description layout;
-  layout.add("dir", 1);
-  po::options_description all;
-  all.add(options).add(hidden);
-  po::variables_map values = parse_arguments(argc, argv, all, layout);
-  help = values.count("help") != 0;
+  po::variables_map values = parse_command(argc, argv, options, {"dir"}, help);
   if (!help && values.count("dir") == 0) throw UsageError("give the log's DIR");
   return values;
 }
@@ -110,13 +103,13 @@ void print_record(std::string& out, const lg::LogRecord& r, const FormatOptions&
   detail::EnvelopeView view;
   std::size_t at = 0;
   const bool envelope = detail::decode_envelope(r.value, at, view, scratch).ok() && at == r.value.size();
-  std::optional<detail::sidecar::DeadLetterRecord> letter;
+  std::optional<detail::DeadLetter> letter;
   if (!envelope) {
-    auto decoded = detail::sidecar::decode_dead_letter_record(r.value);
+    auto decoded = detail::decode_dead_letter(r.value);
     if (decoded) {
       letter = std::move(*decoded);
       at = 0;
-      if (!detail::decode_envelope(letter->envelope, at, view, scratch).ok()) letter.reset();
+      if (!detail::decode_envelope(*letter->envelope, at, view, scratch).ok()) letter.reset();
     }
   }
   const std::string offset = std::to_string(r.offset);

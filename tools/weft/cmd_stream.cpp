@@ -41,23 +41,6 @@ Every command takes --sidecar ENDPOINT (default: weftd's well-known socket) and 
 Exit status: 0 on success, 1 when weftd refused or could not be reached, 2 on bad usage.
 )";
 
-// Parses the command's arguments; throws UsageError. `positional` names up to two positional arguments.
-po::variables_map parse(int argc, char** argv, po::options_description& options,
-                        const std::vector<std::string>& positional, bool& help) {
-  options.add_options()("help,h", "print this help and exit");
-  po::options_description hidden;
-  po::positional_options_description layout;
-  for (const std::string& name : positional) {
-    hidden.add_options()(name.c_str(), po::value<std::string>());
-    layout.add(name.c_str(), 1);
-  }
-  po::options_description all;
-  all.add(options).add(hidden);
-  po::variables_map values = parse_arguments(argc, argv, all, layout);
-  help = values.count("help") != 0;
-  return values;
-}
-
 std::string required(const po::variables_map& values, const std::string& name, const std::string& what) {
   if (values.count(name) == 0) throw UsageError("give the " + what);
   return values[name].as<std::string>();
@@ -195,7 +178,7 @@ int cmd_add(int argc, char** argv) {
   // clang-format on
   add_sidecar_flags(options, sidecar);
   bool help = false;
-  po::variables_map values = parse(argc, argv, options, {"name"}, help);
+  po::variables_map values = parse_command(argc, argv, options, {"name"}, help);
   if (help) {
     std::cout << "usage: weft stream add NAME --subject PATTERN... [OPTIONS]\n\n" << options;
     return kExitOk;
@@ -237,7 +220,7 @@ int cmd_ls(int argc, char** argv) {
   options.add_options()("json", po::bool_switch(&json), "print JSON");
   add_sidecar_flags(options, sidecar);
   bool help = false;
-  parse(argc, argv, options, {}, help);
+  parse_command(argc, argv, options, {}, help);
   if (help) {
     std::cout << "usage: weft stream ls [OPTIONS]\n\n" << options;
     return kExitOk;
@@ -272,7 +255,7 @@ int cmd_info(int argc, char** argv) {
   options.add_options()("json", po::bool_switch(&json), "print JSON");
   add_sidecar_flags(options, sidecar);
   bool help = false;
-  po::variables_map values = parse(argc, argv, options, {"name"}, help);
+  po::variables_map values = parse_command(argc, argv, options, {"name"}, help);
   if (help) {
     std::cout << "usage: weft stream info NAME [OPTIONS]\n\n" << options;
     return kExitOk;
@@ -294,7 +277,7 @@ int cmd_rm(int argc, char** argv) {
   po::options_description options("options", 100, 50);
   add_sidecar_flags(options, sidecar);
   bool help = false;
-  po::variables_map values = parse(argc, argv, options, {"name"}, help);
+  po::variables_map values = parse_command(argc, argv, options, {"name"}, help);
   if (help) {
     std::cout << "usage: weft stream rm NAME [OPTIONS]\n\nDeletes the stream, its messages, its consumers' "
                  "state and its dead letters.\n\n"
@@ -316,7 +299,7 @@ int cmd_status(int argc, char** argv) {
   options.add_options()("json", po::bool_switch(&json), "print JSON");
   add_sidecar_flags(options, sidecar);
   bool help = false;
-  parse(argc, argv, options, {}, help);
+  parse_command(argc, argv, options, {}, help);
   if (help) {
     std::cout << "usage: weft stream status [OPTIONS]\n\n" << options;
     return kExitOk;
@@ -358,7 +341,7 @@ int cmd_publish(int argc, char** argv) {
   // clang-format on
   add_sidecar_flags(options, sidecar);
   bool help = false;
-  po::variables_map values = parse(argc, argv, options, {"subject", "data"}, help);
+  po::variables_map values = parse_command(argc, argv, options, {"subject", "data"}, help);
   if (help) {
     std::cout << "usage: weft stream publish SUBJECT [DATA] [OPTIONS]\n\nAppends to the stream that takes SUBJECT "
                  "through weftd and waits until each message is acknowledged (durable under the stream's fsync "

@@ -19,6 +19,9 @@ struct DeadLetter {
   std::string last_error;
   std::int64_t time_ns = 0;  // when it was dead-lettered (wall clock)
   std::shared_ptr<const ByteBuffer> envelope;
+  // Set by weftd only: the stream and offset the message was dead-lettered from.
+  std::string source_stream;
+  std::uint64_t source_offset = 0;
 };
 
 class DeadLetterSink {

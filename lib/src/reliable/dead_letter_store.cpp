@@ -6,13 +6,13 @@
 
 #include <cerrno>
 #include <cstring>
-#include <msgpack.hpp>
+
+#include "reliable/dead_letter_codec.hpp"
 
 namespace weft::detail {
 
 namespace {
 
-constexpr std::uint64_t kDeadLetterVersion = 1;
 constexpr const char* kLockName = "LOCK";
 
 // Takes an exclusive lock on <dir>/LOCK; the holder's pid is written in it for the message of whoever waits.
@@ -37,50 +37,6 @@ Result<int> take_lock(const std::string& dir) {
 }
 
 }  // namespace
-
-std::vector<std::byte> encode_dead_letter(const DeadLetter& letter) {
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> packer(buffer);
-  packer.pack_array(7);
-  packer.pack(kDeadLetterVersion);
-  packer.pack(letter.subject);
-  packer.pack(letter.consumer);
-  packer.pack(letter.deliveries);
-  packer.pack(letter.last_error);
-  packer.pack(letter.time_ns);
-  const ByteBuffer empty;
-  const ByteBuffer& envelope = letter.envelope ? *letter.envelope : empty;
-  packer.pack_bin(static_cast<std::uint32_t>(envelope.size()));
-  packer.pack_bin_body(reinterpret_cast<const char*>(envelope.data()), static_cast<std::uint32_t>(envelope.size()));
-  auto* data = reinterpret_cast<const std::byte*>(buffer.data());
-  return {data, data + buffer.size()};
-}
-
-Result<DeadLetter> decode_dead_letter(std::span<const std::byte> value) {
-  try {
-    msgpack::object_handle handle = msgpack::unpack(reinterpret_cast<const char*>(value.data()), value.size());
-    const msgpack::object& root = handle.get();
-    if (root.type != msgpack::type::ARRAY || root.via.array.size < 7) {
-      return Status::corruption("a dead letter must be an array of 7 elements");
-    }
-    const msgpack::object* f = root.via.array.ptr;
-    if (f[0].as<std::uint64_t>() != kDeadLetterVersion) {
-      return Status::corruption("dead letter version " + std::to_string(f[0].as<std::uint64_t>()));
-    }
-    DeadLetter letter;
-    letter.subject = f[1].as<std::string>();
-    letter.consumer = f[2].as<std::string>();
-    letter.deliveries = f[3].as<std::uint32_t>();
-    letter.last_error = f[4].as<std::string>();
-    letter.time_ns = f[5].as<std::int64_t>();
-    if (f[6].type != msgpack::type::BIN) return Status::corruption("a dead letter's envelope must be bin");
-    auto* bytes = reinterpret_cast<const std::byte*>(f[6].via.bin.ptr);
-    letter.envelope = std::make_shared<const ByteBuffer>(bytes, bytes + f[6].via.bin.size);
-    return letter;
-  } catch (const std::exception& e) {
-    return Status::corruption(std::string("a dead letter does not decode: ") + e.what());
-  }
-}
 
 Result<std::unique_ptr<DeadLetterStore>> DeadLetterStore::open(log::FileSystem& fs, const Clock& clock,
                                                                const std::string& dir) {

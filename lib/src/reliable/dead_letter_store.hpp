@@ -1,6 +1,6 @@
 // The node's dead-letter queue: dead letters kept in a segment log (docs/log-format.md) under the node's data
-// directory, `<data_dir>/dlq/`. Each record's value is one dead letter, encoded as in docs/guarantees.md
-// ("Dead letters"). The node appends; `weft dlq` lists, shows, replays and purges, when the node is stopped
+// directory, `<data_dir>/dlq/`. Each record's value is one dead letter (reliable/dead_letter_codec.hpp). The
+// node appends; `weft dlq` lists, shows, replays and purges, when the node is stopped
 // (a lock file keeps the two apart).
 #pragma once
 
@@ -11,13 +11,9 @@
 #include "log/file_system.hpp"
 #include "log/log.hpp"
 #include "reliable/dead_letter.hpp"
+#include "reliable/dead_letter_codec.hpp"
 
 namespace weft::detail {
-
-// One dead letter's record value: a msgpack array [1, subject, consumer, deliveries, last_error, time_ns,
-// envelope (bin)].
-std::vector<std::byte> encode_dead_letter(const DeadLetter& letter);
-Result<DeadLetter> decode_dead_letter(std::span<const std::byte> value);
 
 // A dead letter as stored, with its offset in the queue.
 struct StoredDeadLetter {
