@@ -17,6 +17,8 @@ int main(int argc, char** argv) try {
   options.sidecar.enabled = true;                  // persistent messages go to weftd ...
   if (argc > 3) options.sidecar.endpoint = argv[3];  // ... at its default endpoint unless told otherwise
   options.sidecar.request_timeout = std::chrono::seconds(2);
+  // A burst larger than the publish queue waits for room instead of being refused (back-pressure).
+  options.overflow = weft::OverflowPolicy::kBlock;
   weft::Node node(options);
 
   std::atomic<long> stored{0}, failed{0};
