@@ -54,6 +54,10 @@ class Node {
   // With options: PublishOptions::delivery = Delivery::kAtLeastOnce keeps the message in the outbox until
   // every durable subscriber and queue group that matched it acknowledged it; on_complete says how it ended.
   // Ok once the message is queued; back-pressure or timeout when the outbox is full (OutboxOptions::policy).
+  // Delivery::kPersistent (or a subject in NodeOptions::persistent_subjects, also through the plain publish())
+  // hands the message to weftd (NodeOptions::sidecar, docs/sidecar.md section 16): on_persisted/on_complete say
+  // once it is durable in its stream, or why not. publish() itself returns unavailable at once when the node has
+  // no sidecar or weftd is known to be down, and back-pressure or timeout past sidecar.max_in_flight.
   Status publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
                  const PublishOptions& options);
   Status publish(std::string_view subject, std::string_view text, const Headers& headers,
@@ -61,8 +65,9 @@ class Node {
     return publish(subject, as_bytes(text), headers, options);
   }
 
-  // Waits until every at-least-once message published so far is settled: acknowledged everywhere, or failed.
-  // Ok, or timeout saying how many are outstanding.
+  // Waits until every at-least-once and persistent message published so far is settled: acknowledged
+  // everywhere (durable in weftd), or failed. Ok, or timeout saying how many are outstanding. A persistent
+  // message counts as settled once its completion callbacks ran, so do not call it from one of them.
   Status wait_for_acknowledgements(std::chrono::milliseconds timeout);
 
   // Delivers every message whose subject matches the pattern to the handler, until the Subscription is

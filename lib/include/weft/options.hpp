@@ -42,6 +42,16 @@ enum class LogLevel { kDebug, kInfo, kWarning, kError };
 enum class Delivery {
   kBestEffort,   // at most once, as fast as ZeroMQ: telemetry
   kAtLeastOnce,  // kept in the outbox until every durable subscriber and queue group acknowledged it
+  // Handed to the host's sidecar, weftd (NodeOptions::sidecar, docs/sidecar.md): complete once it is in the
+  // stream's log as the stream's fsync policy says; weftd then owns delivery, redelivery and dead letters. It
+  // does not go out on the node's own publish/subscribe sockets: consumers read the stream from weftd.
+  kPersistent,
+};
+
+// Where weftd stored a persistent message.
+struct PersistedAt {
+  std::string stream;       // the stream whose subjects took the message
+  std::uint64_t offset = 0;  // its offset in that stream
 };
 
 // What publish() does when the at-least-once outbox is full.
@@ -69,7 +79,15 @@ struct PublishOptions {
   std::chrono::milliseconds timeout{30000};
   // At least once: called once, off the I/O thread, when every consumer acknowledged the message (ok) or it
   // failed (timeout, dead-lettered, dropped from a full outbox, node stopped).
+  // Persistent: called once, off the I/O thread, when weftd acknowledged the message durable (ok) or it failed:
+  // unavailable (no weftd answered within SidecarOptions::request_timeout: not stored, safe to publish again),
+  // timeout (sent, no answer in time: it may or may not be stored), weftd's own error with its message (no
+  // stream takes the subject: not-found; the stream failed after an fsync error: io-error; too large:
+  // invalid-argument), closed (the node stopped first).
   std::function<void(const Status&)> on_complete;
+  // Persistent only, optional: as on_complete (and before it), with the stream and offset weftd stored the
+  // message at when the status is ok.
+  std::function<void(const Status&, const PersistedAt&)> on_persisted;
 };
 
 enum class AckPolicy {
@@ -130,6 +148,20 @@ struct DiscoveryOptions {
   // Say goodbye when the node stops, so that peers drop it at once instead of after the expiry. Off: peers
   // notice only by expiry, as after a crash (tests).
   bool goodbye = true;
+};
+
+// The node's link to weftd, the host's sidecar that keeps persistent streams (docs/sidecar.md, "Publishing
+// from a node"). Off by default: a persistent publish then fails at once.
+struct SidecarOptions {
+  bool enabled = false;
+  // weftd's endpoint. Empty: the default ($WEFT_SIDECAR, else the well-known ipc socket, docs/sidecar.md 1).
+  std::string endpoint;
+  // How long an append may wait for weftd's answer, the wait to reach weftd included. Once weftd has not
+  // answered within it, persistent publishes fail at once (unavailable) until weftd answers a ping again.
+  std::chrono::milliseconds request_timeout{5000};
+  // Persistent messages handed over and not yet acknowledged, at most. Past it publish() follows
+  // OutboxOptions::policy: kBlock waits up to OutboxOptions::block_timeout for room, else back-pressure at once.
+  std::size_t max_in_flight = 65536;
 };
 
 struct NodeOptions {
@@ -193,6 +225,11 @@ struct NodeOptions {
   std::string control_bind;
   // Subjects whose messages go at least once unless PublishOptions say otherwise.
   std::vector<std::string> at_least_once_subjects;
+  // Subjects whose messages go to weftd (Delivery::kPersistent), even through the plain publish(), unless
+  // PublishOptions say otherwise. A subject matching both lists is persistent. Needs sidecar.enabled.
+  std::vector<std::string> persistent_subjects;
+  // The sidecar that takes persistent messages; off unless sidecar.enabled.
+  SidecarOptions sidecar;
   OutboxOptions outbox;
   // Where the node keeps its dead-letter queue (<data_dir>/dlq). Empty: dead letters are counted and logged
   // but not kept.

@@ -69,6 +69,18 @@ struct ReliableStats {
   std::uint64_t announcements = 0;      // other nodes' "_weft.hello" messages received (not in `received`)
 };
 
+// Persistent publishing through the sidecar (NodeOptions::sidecar); all zero when nothing was published so.
+struct PersistentStats {
+  std::uint64_t published = 0;    // persistent messages accepted by publish()
+  std::uint64_t rejected = 0;     // refused by publish(): no sidecar configured, weftd down, too many in flight
+  std::uint64_t persisted = 0;    // acknowledged durable by weftd
+  std::uint64_t failed = 0;       // completed with an error (weftd's, unavailable, timeout, node stopped)
+  std::uint64_t unavailable = 0;  // of those, because weftd could not be reached
+  std::uint64_t appends = 0;      // APPEND requests sent: persisted / appends is the mean batch
+  std::uint64_t in_flight = 0;    // handed over and not yet answered, now
+  bool sidecar_up = false;        // weftd answered last time it was asked
+};
+
 // A durable subscriber or queue group that peers registered with this node's publishing side.
 struct ConsumerStats {
   std::string key;  // the durable name or queue group
@@ -120,6 +132,7 @@ struct NodeStats {
   MalformedStats malformed;
 
   ReliableStats reliable;
+  PersistentStats persistent;
   std::vector<ConsumerStats> consumers;
   DiscoveryStats discovery;
 

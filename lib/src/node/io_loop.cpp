@@ -131,13 +131,28 @@ std::size_t IoLoop::send_publications() {
   for (std::size_t batches = 0; batches < kMaxBatchesPerPass; ++batches) {
     PublishItem* first = queue.front();
     if (first == nullptr) break;
+    if (first->persistent()) {
+      // To weftd only; NodeCore::publish() refuses persistent messages when there is no sidecar agent.
+      std::size_t taken = 1;
+      if (sidecar_ != nullptr) {
+        taken = sidecar_->take(queue);
+      } else {
+        fail_persistent(context_, *first, Status::unavailable("no sidecar configured (NodeOptions::sidecar)"));
+      }
+      finish_publications(taken);
+      ++work;
+      continue;
+    }
     // Gather the run of queued messages for the same subject that fits in one batch.
     std::string_view subject = first->subject();
     std::size_t bytes = first->envelope_bytes();
     std::size_t count = 1;
     while (batch_limit > 0) {
       PublishItem* next = queue.peek(count);
-      if (next == nullptr || next->subject() != subject || bytes + next->envelope_bytes() > batch_limit) break;
+      if (next == nullptr || next->persistent() || next->subject() != subject ||
+          bytes + next->envelope_bytes() > batch_limit) {
+        break;
+      }
       bytes += next->envelope_bytes();
       ++count;
     }
@@ -395,7 +410,8 @@ void IoLoop::discard_remaining() {
   PublishQueue& queue = context_.publish_queue;
   std::size_t discarded = 0;
   pending_.reset();
-  while (queue.front() != nullptr) {
+  while (PublishItem* item = queue.front()) {
+    if (item->persistent()) fail_persistent(context_, *item, Status::closed("the node stopped before the message reached weftd"));
     queue.pop();
     ++discarded;
   }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "node/io_agent.hpp"
+#include "node/sidecar_agent.hpp"
 #include "reliable/publisher_engine.hpp"
 #include "node/node_context.hpp"
 #include "transport/transport.hpp"
@@ -36,6 +37,10 @@ class IoLoop {
 
   // The at-least-once outbox, which takes a copy of every at-least-once message as it leaves. Only before run().
   void set_reliable(PublisherEngine* engine) noexcept { reliable_ = engine; }
+
+  // The sidecar agent, which takes persistent messages (Delivery::kPersistent) off the publish queue instead of
+  // the publish/subscribe sockets; also added as an agent. Only before run().
+  void set_sidecar(SidecarAgent* agent) noexcept { sidecar_ = agent; }
 
   // Adds a part that runs on the I/O thread (discovery, the control channel). Only before run() starts.
   void add_agent(std::unique_ptr<IoAgent> agent) { agents_.push_back(std::move(agent)); }
@@ -107,6 +112,7 @@ class IoLoop {
   std::map<std::string, int, std::less<>> filter_refs_;  // I/O thread only
   std::vector<std::unique_ptr<IoAgent>> agents_;
   PublisherEngine* reliable_ = nullptr;
+  SidecarAgent* sidecar_ = nullptr;
   std::vector<int> agent_fds_;
   std::vector<pollfd> agent_pollfds_;
   std::vector<std::size_t> agent_of_fd_;  // agent_pollfds_[i] belongs to agents_[agent_of_fd_[i]]

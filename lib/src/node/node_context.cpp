@@ -28,6 +28,13 @@ NodeStats NodeCounters::snapshot() const {
   s.malformed.bad_version = get(bad_version);
   s.malformed.subject_mismatch = get(subject_mismatch);
   s.malformed.bad_subscription = get(bad_subscription);
+  PersistentStats& p = s.persistent;
+  p.published = get(persistent_published);
+  p.rejected = get(persistent_rejected);
+  p.persisted = get(persisted);
+  p.failed = get(persist_failed);
+  p.unavailable = get(persist_unavailable);
+  p.appends = get(persist_appends);
   ReliableStats& r = s.reliable;
   r.published = get(reliable_published);
   r.acknowledged = get(reliable_acknowledged);

@@ -57,6 +57,9 @@ struct NodeCounters {
   Counter acks_sent{0}, naks_sent{0}, acks_rejected{0}, resend_requests{0};
   Counter requests{0}, replies{0}, request_timeouts{0}, no_responders{0};
   Counter announcements{0}, late_replies{0}, reliable_restored{0};
+  // Persistent publishing through weftd.
+  Counter persistent_published{0}, persistent_rejected{0}, persisted{0}, persist_failed{0}, persist_unavailable{0};
+  Counter persist_appends{0};
 
   static void add(Counter& c, std::uint64_t n = 1) noexcept { c.fetch_add(n, std::memory_order_relaxed); }
   [[nodiscard]] NodeStats snapshot() const;
@@ -164,6 +167,20 @@ struct NodeContext {
   std::condition_variable outbox_cv;
   std::size_t outbox_messages = 0;
   std::size_t outbox_bytes = 0;
+  // Persistent messages publish() handed to the I/O thread and weftd has not answered yet (also under
+  // outbox_mutex, signalled by outbox_cv: wait_for_acknowledgements() waits for both to empty).
+  std::size_t persistent_in_flight = 0;
+  void release_persistent(std::size_t count) {
+    {
+      std::lock_guard lock(outbox_mutex);
+      persistent_in_flight -= std::min(persistent_in_flight, count);
+    }
+    outbox_cv.notify_all();
+  }
+  // Whether weftd answered the last time the sidecar agent asked (set on the I/O thread): while it is false a
+  // persistent publish fails at once rather than wait out the request timeout.
+  std::atomic<bool> sidecar_up{false};
+  std::atomic<bool> sidecar_down{false};
   // A message taken back from the disk outbox occupies the outbox like a published one.
   void reserve_restored(std::size_t bytes) {
     std::lock_guard lock(outbox_mutex);

@@ -66,6 +66,12 @@ NodeOptions validated(NodeOptions options) {
   check_endpoints(options.connect, "connect");
   check_endpoints(options.subscriber_bind, "subscriber_bind");
   check_endpoints(options.publish_to, "publish_to");
+  for (std::size_t i = 0; i < options.persistent_subjects.size(); ++i) {
+    check(validate_pattern(options.persistent_subjects[i]).is_ok(),
+          "persistent_subjects[" + std::to_string(i) + "] is not a valid subject pattern");
+  }
+  check(options.sidecar.request_timeout.count() >= 1, "sidecar.request_timeout must be at least 1 ms");
+  check(options.sidecar.max_in_flight >= 1, "sidecar.max_in_flight must be at least 1");
   // A node that discovers peers must publish somewhere they can reach.
   if (options.discovery.enabled && options.bind.empty()) options.bind.push_back(default_discovery_bind(options.discovery));
   return options;
@@ -119,6 +125,7 @@ NodeCore::NodeCore(NodeOptions options, std::unique_ptr<Transport> transport, co
   Transport& transport_ref = *transport;
   io_loop_ = std::make_unique<IoLoop>(*context_, std::move(transport));
   start_reliability(transport_ref);
+  start_sidecar();
   start_discovery();
   auto dispatcher = std::make_shared<Dispatcher>(context_);
   dispatcher_ = dispatcher;
@@ -139,6 +146,7 @@ NodeCore::NodeCore(NodeOptions options, std::unique_ptr<Transport> transport, co
 NodeCore::~NodeCore() { shutdown(); }
 
 Status NodeCore::publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers) {
+  if (is_persistent_subject(subject)) return publish_persistent(subject, payload, headers, PublishOptions{});
   return enqueue(subject, payload, headers, nullptr);
 }
 
@@ -294,7 +302,9 @@ NodeStats NodeCore::stats() const {
   {
     std::lock_guard lock(context_->outbox_mutex);
     s.reliable.outstanding = context_->outbox_messages;
+    s.persistent.in_flight = context_->persistent_in_flight;
   }
+  s.persistent.sidecar_up = context_->sidecar_up.load(std::memory_order_relaxed);
   for (const ConsumerInfo& c : context_->remote_filters.consumers()) {
     s.consumers.push_back({c.key, c.queue, c.pattern, c.members});
   }
@@ -306,6 +316,11 @@ NodeStats NodeCore::stats() const {
 void NodeCore::close() noexcept {
   context_->closed.store(true, std::memory_order_relaxed);
   close_reliability();
+  // Callers waiting for room among the persistent messages in flight return now, with a closed status.
+  {
+    std::lock_guard lock(context_->outbox_mutex);
+  }
+  context_->outbox_cv.notify_all();
   // Callers blocked in publish() (kBlock) or wait_for_subscribers() return now, with a closed status.
   context_->publish_queue.wake_all_waiters();
   context_->remote_filters.close();

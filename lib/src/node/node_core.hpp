@@ -66,6 +66,15 @@ class NodeCore : public std::enable_shared_from_this<NodeCore> {
   Status reserve_outbox(std::size_t bytes);
   void forget_consumer(std::uint64_t subscription_id);
   void close_reliability() noexcept;
+  // Persistent publishing through weftd (node_persistent.cpp): the sidecar agent on the I/O loop, when
+  // NodeOptions::sidecar.enabled, and the publish path that hands it messages.
+  void start_sidecar();
+  [[nodiscard]] bool is_persistent_subject(std::string_view subject) const;
+  Status publish_persistent(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
+                            const PublishOptions& options);
+  Status reserve_persistent();
+  bool sidecar_enabled_ = false;
+  std::string sidecar_endpoint_;  // resolved (the default endpoint when NodeOptions::sidecar.endpoint is empty)
   // Peer discovery, when NodeOptions::discovery.enabled (node_discovery.cpp): the agent is built (and its
   // options checked) before anything is bound, and added to the I/O loop once the endpoints are known.
   void prepare_discovery();

@@ -160,12 +160,15 @@ Status NodeCore::publish(std::string_view subject, std::span<const std::byte> pa
   Delivery delivery = Delivery::kBestEffort;
   if (options.delivery) {
     delivery = *options.delivery;
+  } else if (is_persistent_subject(subject)) {
+    delivery = Delivery::kPersistent;
   } else {
     for (const auto& pattern : context_->options.at_least_once_subjects) {
       if (subject_matches(pattern, subject)) delivery = Delivery::kAtLeastOnce;
     }
   }
   if (delivery == Delivery::kBestEffort) return enqueue(subject, payload, headers, nullptr);
+  if (delivery == Delivery::kPersistent) return publish_persistent(subject, payload, headers, options);
   if (!reliability_) return Status::unavailable("at-least-once delivery needs a control channel, which this node lacks");
   if (context_->closed.load(std::memory_order_relaxed)) return Status::closed("the node is closed");
   std::size_t bytes = encoded_envelope_size(subject, headers.empty() ? nullptr : &headers, payload.size());
@@ -184,11 +187,14 @@ Status NodeCore::wait_for_acknowledgements(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   if (Status flushed = flush(timeout); !flushed) return flushed;
   std::unique_lock lock(context.outbox_mutex);
-  if (context.outbox_cv.wait_until(lock, deadline, [&] { return context.outbox_messages == 0; })) {
+  if (context.outbox_cv.wait_until(lock, deadline, [&] {
+        return context.outbox_messages == 0 && context.persistent_in_flight == 0;
+      })) {
     return Status::ok();
   }
-  return Status::timeout(std::to_string(context.outbox_messages) +
-                         " at-least-once message(s) still unacknowledged after " + std::to_string(timeout.count()) +
+  return Status::timeout(std::to_string(context.outbox_messages) + " at-least-once and " +
+                         std::to_string(context.persistent_in_flight) +
+                         " persistent message(s) still unacknowledged after " + std::to_string(timeout.count()) +
                          " ms");
 }
 

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "codec/envelope.hpp"
+#include "weft/options.hpp"
 #include "weft/status.hpp"
 
 namespace weft::detail {
@@ -25,8 +26,11 @@ namespace weft::detail {
 // How a queued message is to travel, beyond the publish/subscribe fan-out every message gets.
 struct ReliableRequest {
   bool request = false;  // a request: to one member of a matching queue group, to no durable subscriber
+  // Delivery::kPersistent: to weftd through the sidecar agent only, not on the publish/subscribe sockets.
+  bool persistent = false;
   std::chrono::milliseconds timeout{30000};
   std::function<void(const Status&)> on_complete;
+  std::function<void(const Status&, const PersistedAt&)> on_persisted;  // persistent only
 };
 
 struct PublishItem {
@@ -39,6 +43,7 @@ struct PublishItem {
   }
   [[nodiscard]] std::byte* envelope() noexcept { return bytes.data() + subject_bytes; }
   [[nodiscard]] std::size_t envelope_bytes() const noexcept { return bytes.size() - subject_bytes; }
+  [[nodiscard]] bool persistent() const noexcept { return reliable && reliable->persistent; }
 };
 
 class PublishQueue {
