@@ -27,6 +27,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM  # a timeout (ctest) kills only what this script started, through the EXIT trap
+trap 'exit 130' INT
 
 fail() {
   echo "FAIL: $*" >&2

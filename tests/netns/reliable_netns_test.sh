@@ -40,6 +40,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# A timeout (ctest) or Ctrl-C ends the script through its EXIT trap, so the namespaces go too.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 fail() {
   echo "FAIL: $*" >&2
@@ -144,7 +147,10 @@ dropped_packets() {  # the packets the fault rules dropped so far, both ways
 }
 
 # start_stream NAME COUNT RATE TIMEOUT: a reliable publisher on the publisher's host and a durable subscriber on
-# the other; returns once the subscriber printed its first 300.
+# the other; returns once the subscriber printed its first 300. The subscriber's --max-deliver is high: every
+# ack wait that runs out while the link is bad counts as a delivery, and with the default of 5 a lossy link
+# dead-letters messages the subscriber never had a fair chance to acknowledge (the publisher counts that as a
+# failure, not a loss; this test is about loss).
 start_stream() {
   local name=$1 count=$2 rate=$3 timeout=$4
   seq 1 "$count" >"$WORK/pub.in"
@@ -153,7 +159,7 @@ start_stream() {
   PUB=$PID
   endpoint_of pub
   start sub "$NS_SUB" sub --connect "$ENDPOINT" --control-bind "tcp://$NET.2:*" --durable "$name" --ack-wait 1 \
-    --raw 'net.>'
+    --max-deliver 1000 --raw 'net.>'
   SUB=$PID
   wait_until has_lines 300 "$WORK/sub.out" || fail "the subscriber printed fewer than 300 before the fault"
 }
@@ -179,7 +185,8 @@ test_cut() {
   local at_cut started=$SECONDS
   at_cut=$(lines_in "$WORK/sub.out")
   fault "counter"
-  sleep 5  # the length of the cut, not a synchronisation
+  sleep 5 &  # the length of the cut, not a synchronisation (waited in the background so a signal ends it)
+  wait $!
   local during=$(($(lines_in "$WORK/sub.out") - at_cut)) dropped
   dropped=$(dropped_packets)
   heal
@@ -199,7 +206,8 @@ test_loss() {
   local at_start started=$SECONDS
   at_start=$(lines_in "$WORK/sub.out")
   fault "numgen random mod 100 < 30 counter"
-  sleep 20  # the length of the lossy period, not a synchronisation
+  sleep 20 &  # the length of the lossy period, not a synchronisation (in the background: a signal ends it)
+  wait $!
   local during=$(($(lines_in "$WORK/sub.out") - at_start)) dropped
   dropped=$(dropped_packets)
   heal
