@@ -75,7 +75,10 @@ TEST(AtLeastOnceFaults, LostAcknowledgementsAreRedeliveredButNoHandlerSeesAMessa
   durable.durable = "acks-lost";
   durable.ack_wait = 300ms;
   durable.max_deliver = 1000;  // redelivered for as long as the fault lasts, never dead-lettered
-  auto sub = subscriber->subscribe("acks.>", [&](const Message& m) { calls.add(m.payload_text()); }, durable).value();
+  auto sub = subscriber
+                 ->subscribe(
+                     "acks.>", [&](const Message& m) { calls.add(m.payload_text()); }, durable)
+                 .value();
   ASSERT_TRUE(publisher.wait_for_subscribers("acks.x", 1, 5s).is_ok());
 
   constexpr int kCount = 500;  // under the subscription's credit (max_in_flight): all are in flight at once
@@ -98,12 +101,13 @@ TEST(AtLeastOnceFaults, LostAcknowledgementsAreRedeliveredButNoHandlerSeesAMessa
   const ReliableStats ps = publisher.stats().reliable;
   const ReliableStats ss = subscriber->stats().reliable;
   const std::size_t lost = calls.lost(kCount);
-  std::printf("acks_lost: sent=%d received=%zu unique=%zu duplicates=%zu lost=%zu (acks dropped %llu, "
-              "deliveries received %llu, redelivered %llu, recognised as duplicates %llu + suppressed %llu)\n",
-              kCount, calls.total(), calls.unique(), calls.total() - calls.unique(), lost,
-              static_cast<unsigned long long>(faults->dropped(Kind::kAck)),
-              static_cast<unsigned long long>(ss.received), static_cast<unsigned long long>(ps.redelivered),
-              static_cast<unsigned long long>(ss.duplicates), static_cast<unsigned long long>(ss.suppressed));
+  std::printf(
+      "acks_lost: sent=%d received=%zu unique=%zu duplicates=%zu lost=%zu (acks dropped %llu, "
+      "deliveries received %llu, redelivered %llu, recognised as duplicates %llu + suppressed %llu)\n",
+      kCount, calls.total(), calls.unique(), calls.total() - calls.unique(), lost,
+      static_cast<unsigned long long>(faults->dropped(Kind::kAck)), static_cast<unsigned long long>(ss.received),
+      static_cast<unsigned long long>(ps.redelivered), static_cast<unsigned long long>(ss.duplicates),
+      static_cast<unsigned long long>(ss.suppressed));
   EXPECT_EQ(lost, 0u);
   EXPECT_EQ(calls.total(), static_cast<std::size_t>(kCount)) << "a handler saw a message twice";
   EXPECT_GE(ps.redelivered, static_cast<std::uint64_t>(kCount));

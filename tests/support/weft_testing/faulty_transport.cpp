@@ -12,12 +12,12 @@ namespace {
 using detail::control::Kind;
 
 // take() reads a message's kind from its place in the variant.
-static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(Kind::kAck) - 1,
-                                                        detail::control::Message>,
-                             detail::control::Ack>);
-static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(Kind::kRejected) - 1,
-                                                        detail::control::Message>,
-                             detail::control::Rejected>);
+static_assert(
+    std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(Kind::kAck) - 1, detail::control::Message>,
+                   detail::control::Ack>);
+static_assert(
+    std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(Kind::kRejected) - 1, detail::control::Message>,
+                   detail::control::Rejected>);
 
 // The real control transport, with `faults` deciding which outgoing messages are lost.
 class FaultyControlTransport final : public detail::ControlTransport {
@@ -45,9 +45,13 @@ class FaultyControlTransport final : public detail::ControlTransport {
 
 }  // namespace
 
-void ControlFaults::drop_outgoing(Kind kind, bool on) noexcept { drop_[slot(kind)].store(on); }
+void ControlFaults::drop_outgoing(Kind kind, bool on) noexcept {
+  drop_[slot(kind)].store(on);
+}
 
-std::uint64_t ControlFaults::dropped(Kind kind) const noexcept { return dropped_[slot(kind)].load(); }
+std::uint64_t ControlFaults::dropped(Kind kind) const noexcept {
+  return dropped_[slot(kind)].load();
+}
 
 bool ControlFaults::take(const void* header, std::size_t size) noexcept {
   auto message = detail::control::decode(header, size);
@@ -67,7 +71,9 @@ FaultyTransport::~FaultyTransport() = default;
 Result<std::string> FaultyTransport::bind_publisher(const std::string& endpoint) {
   return inner_->bind_publisher(endpoint);
 }
-Status FaultyTransport::connect_publisher(const std::string& endpoint) { return inner_->connect_publisher(endpoint); }
+Status FaultyTransport::connect_publisher(const std::string& endpoint) {
+  return inner_->connect_publisher(endpoint);
+}
 Result<std::string> FaultyTransport::bind_subscriber(const std::string& endpoint) {
   return inner_->bind_subscriber(endpoint);
 }
@@ -77,14 +83,22 @@ Status FaultyTransport::connect_subscriber(const std::string& endpoint) {
 Status FaultyTransport::disconnect_subscriber(const std::string& endpoint) {
   return inner_->disconnect_subscriber(endpoint);
 }
-void FaultyTransport::add_filter(std::string_view prefix) { inner_->add_filter(prefix); }
-void FaultyTransport::remove_filter(std::string_view prefix) { inner_->remove_filter(prefix); }
+void FaultyTransport::add_filter(std::string_view prefix) {
+  inner_->add_filter(prefix);
+}
+void FaultyTransport::remove_filter(std::string_view prefix) {
+  inner_->remove_filter(prefix);
+}
 detail::SendResult FaultyTransport::send(std::string_view subject, zmq::message_t& body,
                                          std::chrono::milliseconds wait) {
   return inner_->send(subject, body, wait);
 }
-detail::ReceiveResult FaultyTransport::receive(detail::InboundMessage& out) { return inner_->receive(out); }
-bool FaultyTransport::next_filter_event(detail::FilterEvent& out) { return inner_->next_filter_event(out); }
+detail::ReceiveResult FaultyTransport::receive(detail::InboundMessage& out) {
+  return inner_->receive(out);
+}
+bool FaultyTransport::next_filter_event(detail::FilterEvent& out) {
+  return inner_->next_filter_event(out);
+}
 detail::Readiness FaultyTransport::wait(std::chrono::microseconds timeout, int wake_fd, bool want_inbound,
                                         std::span<pollfd> extra) {
   return inner_->wait(timeout, wake_fd, want_inbound, extra);
@@ -95,7 +109,11 @@ std::unique_ptr<detail::ControlTransport> FaultyTransport::make_control_transpor
   if (!inner) return nullptr;
   return std::make_unique<FaultyControlTransport>(faults_, std::move(inner));
 }
-int FaultyTransport::inbound_signal_fd() const noexcept { return inner_->inbound_signal_fd(); }
-void FaultyTransport::close(std::chrono::milliseconds linger) { inner_->close(linger); }
+int FaultyTransport::inbound_signal_fd() const noexcept {
+  return inner_->inbound_signal_fd();
+}
+void FaultyTransport::close(std::chrono::milliseconds linger) {
+  inner_->close(linger);
+}
 
 }  // namespace weft::testing
