@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # At-least-once delivery through the CLI, as real processes over loopback tcp: `weft pub --reliable`,
 # `weft sub --durable/--queue`, `weft req`/`weft reply`, `weft dlq --data-dir`, and faults (SIGKILL of a queue
-# member and of a durable subscriber mid-stream; as root, a 2 s nftables cut inside a network namespace).
+# member and of a durable subscriber mid-stream, SIGSTOP of a queue member past its ack wait; as root, a 2 s
+# nftables cut inside a network namespace). Faults between two network namespaces: tests/netns/.
 #
 #   cli_reliable_test.sh WEFT_BINARY [CASE...]
 #
@@ -26,6 +27,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM  # a timeout (ctest) kills only what this script started, through the EXIT trap
+trap 'exit 130' INT
 
 fail() {
   echo "FAIL: $*" >&2
@@ -69,8 +72,14 @@ endpoint_of() {
 }
 
 is_gone() { ! kill -0 "$1" 2>/dev/null; }
+# finish PID NAME [SECONDS]: waits up to SECONDS (default DEADLINE_S) for the process to exit; sets STATUS.
 finish() {
-  wait_until is_gone "$1" || fail "$2 did not exit within ${DEADLINE_S} s"
+  local limit=${3:-$DEADLINE_S}
+  local deadline=$((SECONDS + limit))
+  until is_gone "$1"; do
+    ((SECONDS < deadline)) || fail "$2 did not exit within $limit s"
+    sleep 0.05
+  done
   wait "$1" 2>/dev/null  # quiet: bash would announce a process this script killed with SIGKILL
   STATUS=$?
 }
@@ -226,6 +235,43 @@ test_queue_kill() {
   check_delivery queue_kill 3000 "$WORK"/w?.out
 }
 
+# One of two queue members is stopped (SIGSTOP) past its 1 s ack wait, for 2 s (under the 3 s after which the
+# publisher counts a silent member gone), then resumed (SIGCONT). What it held was redelivered to the other
+# meanwhile; once resumed it prints what it held and acknowledges late: the publisher refuses those
+# acknowledgements as stale, and the member says so in its summary. Nothing lost.
+test_queue_stop() {
+  seq 1 3000 >"$WORK/input"
+  start_pub pub "$WORK/input" --bind 'tcp://127.0.0.1:*' --reliable --json --consumers 2 --wait "$DEADLINE_S" \
+    --timeout 20 --rate 500 jobs.render
+  local pub=$PID
+  endpoint_of pub
+  local w workers=()
+  for w in 1 2; do
+    start "w$w" sub --connect "$ENDPOINT" --queue render --ack-wait 1 --max-in-flight 32 --raw 'jobs.>'
+    workers+=("$PID")
+  done
+  wait_until has_lines 200 "$WORK/w1.out" || fail "member 1 handled fewer than 200"
+  kill -STOP "${workers[0]}"
+  local at_stop
+  at_stop=$(lines_in "$WORK/w1.out")
+  sleep 2  # the length of the stop, past the ack wait: not a synchronisation
+  kill -CONT "${workers[0]}"
+  finish "$pub" pub
+  expect_status 0 pub
+  for w in "${workers[@]}"; do kill "$w"; done
+  for w in "${workers[@]}"; do finish "$w" worker; done
+  local refused both
+  refused=$(sed -n 's/.*, \([0-9,]*\) acknowledgement(s) refused as late$/\1/p' "$WORK/w1.err" | tr -d ,)
+  both=$(comm -12 <(sort -u "$WORK/w1.out") <(sort -u "$WORK/w2.out") | wc -l)
+  echo "queue_stop: member 1 printed $at_stop before SIGSTOP and $(($(lines_in "$WORK/w1.out") - at_stop)) after" \
+    "SIGCONT, member 2 $(lines_in "$WORK/w2.out"); ${refused:-?} late acknowledgement(s) refused;" \
+    "$both message(s) printed by both; pub redelivered $(json_field "$WORK/pub.json" redelivered)"
+  [[ -n $refused ]] || fail "member 1 printed no summary of refused acknowledgements"
+  ((refused >= 1)) || fail "no late acknowledgement of the stopped member was refused"
+  ((both >= 1)) || fail "nothing the stopped member held was handled by the other member"
+  check_delivery queue_stop 3000 "$WORK"/w?.out
+}
+
 # A durable subscriber killed with SIGKILL mid-stream and started again under the same name gets what it
 # missed: the publisher's outbox kept it.
 test_durable_restart() {
@@ -251,6 +297,36 @@ test_durable_restart() {
   echo "durable_restart: first run printed $at_kill, the second $(lines_in "$WORK/s2.out")"
   (($(lines_in "$WORK/s2.out") > 0)) || fail "the restarted subscriber got nothing"
   check_delivery durable_restart 2000 "$WORK/s1.out" "$WORK/s2.out"
+}
+
+# A durable subscriber killed with SIGKILL a third of the way into an unthrottled stream of 100,000 messages
+# (WEFT_FAULT_COUNT to change it; about 5 s in a RelWithDebInfo build) and started again at once under the same
+# name: nothing lost; what it printed but had not acknowledged comes again (duplicates, up to its credit).
+test_stream_kill() {
+  local count=${WEFT_FAULT_COUNT:-100000}
+  seq 1 "$count" >"$WORK/input"
+  local started=$SECONDS
+  start_pub pub "$WORK/input" --bind 'tcp://127.0.0.1:*' --reliable --json --wait "$DEADLINE_S" --timeout 60 \
+    stream.x
+  local pub=$PID
+  endpoint_of pub
+  start s1 sub --connect "$ENDPOINT" --durable stream --ack-wait 1 --raw 'stream.>'
+  wait_until has_lines $((count / 3)) "$WORK/s1.out" || fail "the first subscriber printed fewer than $((count / 3))"
+  kill -9 "$PID"
+  finish "$PID" s1
+  local at_kill
+  at_kill=$(lines_in "$WORK/s1.out")
+  ((at_kill < count)) || fail "the stream was over before the kill"
+  start s2 sub --connect "$ENDPOINT" --durable stream --ack-wait 1 --raw 'stream.>'
+  local s2=$PID
+  finish "$pub" pub 90
+  expect_status 0 pub
+  kill "$s2"
+  finish "$s2" s2
+  echo "stream_kill: the first run printed $at_kill of $count before SIGKILL, the second $(lines_in "$WORK/s2.out");" \
+    "pub redelivered $(json_field "$WORK/pub.json" redelivered), took $(json_field "$WORK/pub.json" seconds) s;" \
+    "$((SECONDS - started)) s in all"
+  check_delivery stream_kill "$count" "$WORK/s1.out" "$WORK/s2.out"
 }
 
 # A publisher with a disk outbox killed with SIGKILL mid-stream while its durable subscriber is down too:
@@ -387,8 +463,8 @@ test_netfault_in_namespace() {
   check_delivery netfault 2000 "$WORK/sub.out"
 }
 
-ALL_CASES=(help usage_errors durable unacknowledged queue queue_kill durable_restart persist_restart reqreply dlq
-           netfault)
+ALL_CASES=(help usage_errors durable unacknowledged queue queue_kill queue_stop durable_restart stream_kill
+           persist_restart reqreply dlq netfault)
 CASES=("$@")
 ((${#CASES[@]} > 0)) || CASES=("${ALL_CASES[@]}")
 [[ -x $WEFT ]] || { echo "not an executable: $WEFT" >&2; exit 1; }

@@ -1,5 +1,7 @@
 // At-least-once delivery, work queues, dead letters and request/reply between nodes in one process, over real
-// sockets. The fault tests with processes and network namespaces are in tests/faults/.
+// sockets. The fault tests: reliable_fault_test.cpp (lost acknowledgements, in one process),
+// tests/integration/cli_reliable_test.sh (processes: SIGKILL, SIGSTOP, a cut on loopback) and
+// tests/netns/reliable_netns_test.sh (cuts and packet loss between network namespaces).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
