@@ -299,6 +299,9 @@ std::string progress_figure(const bench::Sample& s) {
     text += (text.empty() ? "" : ", ") + std::string(buffer);
   }
   if (s.peak_rss_kib > 0) text += ", peak RSS " + std::to_string(s.peak_rss_kib / 1024) + " MiB";
+  if (s.redelivered > 0 || s.resend_requests > 0) {
+    text += ", redelivered " + std::to_string(s.redelivered) + ", resend requests " + std::to_string(s.resend_requests);
+  }
   return text;
 }
 

@@ -204,7 +204,11 @@ void fill_reliable(Sample& sample, const std::vector<Report>& reports) {
   const Report& publisher = reports.front();
   sample.sent = count_of(publisher, "sent");
   sample.received = count_of(publisher, "acknowledged");
-  for (const auto& report : reports) sample.drops += weft_drops(report);
+  for (const auto& report : reports) {
+    sample.drops += weft_drops(report);
+    sample.resend_requests += count_of(report, "resend_requests");
+  }
+  sample.redelivered = count_of(publisher, "redelivered");
   sample.p50_us = publisher.number("p50_us");
   sample.p99_us = publisher.number("p99_us");
   sample.p999_us = publisher.number("p999_us");

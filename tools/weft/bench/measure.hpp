@@ -51,6 +51,9 @@ struct Sample {
   std::uint64_t outbox_max_messages = 0;
   std::uint64_t batch = 0;
   std::uint64_t window = 0;
+  // reliable, queue (Weft): deliveries the publisher made again, and gaps or lost tails the subscribers noticed
+  std::uint64_t redelivered = 0;
+  std::uint64_t resend_requests = 0;
 };
 
 // Takes the measurement. Never throws for the peers' failures: they end up in Sample::status. One sample,

@@ -345,12 +345,15 @@ void print_json(std::FILE* out, const std::vector<Row>& rows, const BenchOptions
     if ((pattern == Pattern::kReliable || pattern == Pattern::kQueue) && weft) {
       line.spread("peak_rss_kib", r.peak_rss_kib, 0)
           .spread("rss_start_kib", r.rss_start_kib, 0)
-          .number("outbox_max_messages", static_cast<double>(r.outbox_max_messages));
+          .number("outbox_max_messages", static_cast<double>(r.outbox_max_messages))
+          .number("redelivered", static_cast<double>(r.redelivered))
+          .number("resend_requests", static_cast<double>(r.resend_requests));
     }
     if (pattern == Pattern::kReplay) {
       line.spread("ratio_to_persist", r.ratio, 2).null("ratio_to_raw");
     } else if (r.ratio.count > 0) {
-      line.spread("ratio_to_raw", r.ratio, 2);
+      // Two decimals as before for pubsub and rtt; three for the new patterns, whose ratios can be small.
+      line.spread("ratio_to_raw", r.ratio, pattern == Pattern::kPubSub || pattern == Pattern::kRtt ? 2 : 3);
       if (pattern == Pattern::kRtt || pattern == Pattern::kReqRep) line.spread("p99_ratio_to_raw", r.p99_ratio, 2);
     } else {
       line.null("ratio_to_raw");

@@ -232,7 +232,8 @@ Status run_weft_durable_subscriber(const PeerSpec& spec) {
   Report result("result");
   result.add("received", received.load())
       .add("duplicates", stats.reliable.duplicates)
-      .add("acks_sent", stats.reliable.acks_sent);
+      .add("acks_sent", stats.reliable.acks_sent)
+      .add("resend_requests", stats.reliable.resend_requests);
   add_drop_counters(result, stats);
   ParentLink::say(result.line());
   return Status::ok();

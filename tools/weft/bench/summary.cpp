@@ -45,6 +45,8 @@ std::vector<Row> summarize(const std::vector<Sample>& samples, const BenchOption
       if (!(s.what == what)) continue;
       row.lost += s.lost;
       row.drops += s.drops;
+      row.redelivered += s.redelivered;
+      row.resend_requests += s.resend_requests;
       if (s.status.is_ok()) {
         ok.push_back(&s);
       } else {

@@ -25,6 +25,7 @@ struct Row {
   Spread peak_rss_kib, rss_start_kib;       // Weft reliable and queue: the publisher's memory
   std::uint64_t outbox_max_messages = 0;    // Weft reliable and queue: the publisher's outbox limit
   std::uint64_t batch = 0, window = 0;      // persist: envelopes per append, appends in flight
+  std::uint64_t redelivered = 0, resend_requests = 0;  // Weft reliable and queue: over every repeat
   // Weft rows: Weft / raw libzmq in the same repeat (msgs/s for pubsub, reliable and queue; p50 for rtt and
   // reqrep), over the repeats in which both produced a figure. Empty (count 0) on raw libzmq's rows, on the
   // slow-subscriber run and on persist. On replay rows: replay msgs/s / persisted publish msgs/s.
