@@ -15,7 +15,7 @@
 #include "bench/measure.hpp"
 #include "bench/output.hpp"
 #include "bench/summary.hpp"
-#include "bench/weftd_process.hpp"
+#include "bench/server_process.hpp"
 #include "commands.hpp"
 
 namespace weft::cli {
@@ -61,7 +61,10 @@ What runs:
           fsync covers every append waiting). A client appends pipelined (--append-batch envelopes per
           APPEND, --append-window APPENDs in flight): msgs/s acknowledged durable, p50/p99 APPEND ->
           APPENDED. Then "replay": a consumer reads the stream back from its first offset; "x persist"
-          is replay msgs/s / persist msgs/s. Over ipc; default sizes 128 B and 1 KiB.
+          is replay msgs/s / persist msgs/s. Over ipc; default sizes 128 B and 1 KiB. In a build with
+          -DWEFT_BENCH_NATS=ON, also NATS JetStream (system nats: nats-server -js from $PATH, file
+          storage, async publish with as many messages in flight, then a pull consumer reading back):
+          "x JetStream" is Weft / JetStream at the same size.
 
 Reading the table: "x raw" is Weft / raw libzmq. For throughput above 1 means Weft is faster; for
 latency below 1 means Weft's round trip is shorter. Compare ratios taken in one run: on a shared or
@@ -155,7 +158,8 @@ po::options_description describe_flags() {
       ("patterns", po::value<std::string>()->value_name("LIST"),
        "any of pubsub, rtt, reliable, queue, reqrep, persist (default pubsub,rtt); persist also gives replay")
       ("systems", po::value<std::string>()->value_name("LIST"),
-       "zmq, weft or both (default both; ratios need both)")
+       "zmq, weft, nats (default zmq,weft, and nats in a WEFT_BENCH_NATS build; ratios need the baseline); "
+       "nats is NATS JetStream beside persist only")
       ("repeats", po::value<std::int64_t>()->value_name("N"),
        "take each measurement N times; figures are medians (default 3, --quick 1)")
       ("count", po::value<std::int64_t>()->value_name("N"),
@@ -220,6 +224,12 @@ BenchOptions to_options(const po::variables_map& vm) {
   }
   if (vm.count("systems")) {
     options.systems = parse_list<bench::System>(vm["systems"].as<std::string>(), "--systems", bench::system_named);
+  } else if (bench::nats_available()) {
+    options.systems.push_back(bench::System::kNats);  // used by persist only
+  }
+  if (std::find(options.systems.begin(), options.systems.end(), bench::System::kNats) != options.systems.end() &&
+      !bench::nats_available()) {
+    throw UsageError("--systems nats needs a weft built with -DWEFT_BENCH_NATS=ON (libnats-dev)");
   }
   if (vm.count("repeats")) {
     std::uint64_t repeats = positive(vm, "repeats", 1);
@@ -339,11 +349,22 @@ std::vector<bench::Case> plan(const BenchOptions& options) {
   return cases;
 }
 
-// The systems a case runs on: persist and the bounded-memory run have no raw libzmq counterpart.
-std::vector<bench::System> systems_for(const bench::Case& what, std::vector<bench::System> order) {
-  if (what.pattern != bench::Pattern::kPersist && !what.slow) return order;
-  if (std::find(order.begin(), order.end(), bench::System::kWeft) == order.end()) return {};
-  return {bench::System::kWeft};
+// The systems a case runs on: raw libzmq everywhere but persist and the bounded-memory run; NATS JetStream
+// only beside persist, once per size (with the first fsync policy's case).
+std::vector<bench::System> systems_for(const bench::Case& what, const std::vector<bench::System>& order,
+                                       const BenchOptions& options) {
+  using bench::System;
+  std::vector<System> systems;
+  for (System system : order) {
+    if (what.pattern == bench::Pattern::kPersist) {
+      if (system == System::kWeft || (system == System::kNats && what.fsync == options.fsyncs.front())) {
+        systems.push_back(system);
+      }
+    } else if (system == System::kWeft || (system == System::kZmq && !what.slow)) {
+      systems.push_back(system);
+    }
+  }
+  return systems;
 }
 
 }  // namespace
@@ -373,7 +394,7 @@ int run_bench(int argc, char** argv) {
   const std::vector<bench::Case> cases = plan(options);
   std::vector<bench::Sample> samples;
   std::size_t per_repeat = 0;
-  for (const auto& what : cases) per_repeat += systems_for(what, options.systems).size();
+  for (const auto& what : cases) per_repeat += systems_for(what, options.systems, options).size();
   const std::size_t total = per_repeat * static_cast<std::size_t>(options.repeats);
   std::size_t done = 0;
   for (int repeat = 1; repeat <= options.repeats; ++repeat) {
@@ -382,7 +403,7 @@ int run_bench(int argc, char** argv) {
     std::vector<bench::System> order = options.systems;
     if (repeat % 2 == 0) std::reverse(order.begin(), order.end());
     for (bench::Case what : cases) {
-      for (auto system : systems_for(what, order)) {
+      for (auto system : systems_for(what, order, options)) {
         what.system = system;
         std::vector<bench::Sample> taken = bench::measure(what, options, repeat);
         ++done;

@@ -6,7 +6,23 @@
 namespace weft::cli::bench {
 
 std::string_view name_of(System system) noexcept {
-  return system == System::kZmq ? "zmq" : "weft";
+  switch (system) {
+    case System::kZmq:
+      return "zmq";
+    case System::kWeft:
+      return "weft";
+    case System::kNats:
+      return "nats";
+  }
+  return "?";
+}
+
+bool nats_available() noexcept {
+#ifdef WEFT_BENCH_NATS
+  return true;
+#else
+  return false;
+#endif
 }
 
 namespace {
@@ -74,6 +90,7 @@ std::string_view name_of(Transport transport) noexcept {
 std::optional<System> system_named(std::string_view text) noexcept {
   if (text == "zmq") return System::kZmq;
   if (text == "weft") return System::kWeft;
+  if (text == "nats") return System::kNats;
   return std::nullopt;
 }
 

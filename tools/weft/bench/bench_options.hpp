@@ -12,7 +12,9 @@
 
 namespace weft::cli::bench {
 
-enum class System { kZmq, kWeft };  // raw libzmq, the baseline; Weft over the same libzmq
+// Raw libzmq, the baseline; Weft over the same libzmq; NATS JetStream, persist's comparison (only in a build
+// with WEFT_BENCH_NATS=ON, see nats_available()).
+enum class System { kZmq, kWeft, kNats };
 enum class Pattern {
   kPubSub,    // best-effort one-way throughput
   kRtt,       // best-effort round trips (publish a ping, publish the pong back)
@@ -34,6 +36,8 @@ std::optional<System> system_named(std::string_view text) noexcept;
 std::optional<Pattern> pattern_named(std::string_view text) noexcept;
 std::optional<Transport> transport_named(std::string_view text) noexcept;
 std::optional<Fsync> fsync_named(std::string_view text) noexcept;
+// True in a build with WEFT_BENCH_NATS=ON (libnats linked): persist can run NATS JetStream beside weftd.
+[[nodiscard]] bool nats_available() noexcept;
 
 // Patterns measured at least once (kReliable, kQueue), through requests (kReqRep) or through weftd.
 [[nodiscard]] bool is_throughput(Pattern pattern) noexcept;  // rows with msgs/s

@@ -9,7 +9,7 @@
 
 #include "bench/peer_spec.hpp"
 #include "bench/process.hpp"
-#include "bench/weftd_process.hpp"
+#include "bench/server_process.hpp"
 
 namespace weft::cli::bench {
 
@@ -339,7 +339,50 @@ Sample measure_reqrep(const Case& what, const BenchOptions& options, int repeat)
   return sample;
 }
 
+// NATS JetStream's persist and replay in one peer, against a nats-server started for it. Its case is tcp
+// (the client's loopback connection) and fsync "os" (nats-server 2.9 acknowledges before it syncs).
+std::vector<Sample> measure_nats(const Case& what, const BenchOptions& options, int repeat) {
+  Sample persist;
+  persist.what = what;
+  persist.what.transport = Transport::kTcp;
+  persist.what.fsync = Fsync::kOs;
+  persist.repeat = repeat;
+  persist.batch = options.append_batch;
+  persist.window = options.append_window;
+  Sample replay = persist;
+  replay.what.pattern = Pattern::kReplay;
+  auto fail = [&](const Status& status) {
+    persist.status = status;
+    replay.status = status;
+    return std::vector<Sample>{persist, replay};
+  };
+  auto server = ServerProcess::start_nats(options.data_parent);
+  if (!server) return fail(server.status().with_context("starting nats-server"));
+  Peer peer{base_spec(what, options, Role::kNatsJetStream, kSenderCpu)};
+  peer.spec.connect = {server->endpoint()};
+  peer.spec.batch = options.append_batch;
+  peer.spec.window = options.append_window;
+  auto reports = run_group({}, {peer}, BenchClock::now() + 3 * kSetupTimeout + 2 * options.duration + kReportSlack);
+  if (!reports) return fail(reports.status());
+  const Report& r = reports->front();
+  persist.sent = count_of(r, "appended");
+  persist.received = persist.sent;
+  persist.p50_us = r.number("p50_us");
+  persist.p99_us = r.number("p99_us");
+  persist.p999_us = r.number("p999_us");
+  set_rate(persist, persist.sent, r.number("seconds"));
+  replay.received = count_of(r, "received");
+  replay.sent = replay.received;
+  replay.lost = persist.sent > replay.received ? persist.sent - replay.received : 0;
+  set_rate(replay, replay.received, r.number("replay_seconds"));
+  if (count_of(r, "failed") > 0) persist.status = Status::internal(std::to_string(count_of(r, "failed")) + " failed");
+  if (persist.sent == 0) return fail(Status::internal("nothing was acknowledged"));
+  (void)server->stop();
+  return {persist, replay};
+}
+
 std::vector<Sample> measure_persist(const Case& what, const BenchOptions& options, int repeat) {
+  if (what.system == System::kNats) return measure_nats(what, options, repeat);
   Sample persist;
   persist.what = what;
   persist.repeat = repeat;
@@ -352,7 +395,7 @@ std::vector<Sample> measure_persist(const Case& what, const BenchOptions& option
     if (replay.status) replay.status = status;
     return std::vector<Sample>{persist, replay};
   };
-  auto weftd = WeftdProcess::start(options.weftd, options.data_parent, what.fsync);
+  auto weftd = ServerProcess::start_weftd(options.weftd, options.data_parent, what.fsync);
   if (!weftd) return fail(weftd.status().with_context("starting weftd"));
   const auto deadline = BenchClock::now() + 2 * kSetupTimeout + options.duration + 2 * kQuietTimeout + kReportSlack;
 

@@ -226,18 +226,21 @@ void print_more_tables(std::FILE* out, const std::vector<Row>& rows, const Bench
     std::fprintf(out,
                  "\nPersisted publish through weftd (ipc), pipelined: APPENDs of %llu envelopes, %llu in flight;\n"
                  "  msgs/s acknowledged durable under the stream's fsync policy; p50/p99: APPEND -> APPENDED.\n"
-                 "  Replay: an ephemeral consumer reads the stream back from its first offset.\n\n",
+                 "  Replay: an ephemeral consumer reads the stream back from its first offset. nats: JetStream\n"
+                 "  (file storage, acknowledged before its fsync, like os), the same messages in flight; its ack\n"
+                 "  latency is per message, Weft's per APPEND.\n\n",
                  static_cast<unsigned long long>(options.append_batch),
                  static_cast<unsigned long long>(options.append_window));
-    std::vector<std::vector<std::string>> lines{
-        {"pattern", "size", "fsync", "msgs/s", "MB/s", "ack p50 us", "ack p99 us", "x persist"}};
+    std::vector<std::vector<std::string>> lines{{"pattern", "size", "system", "fsync", "msgs/s", "MB/s",
+                                                 "ack p50 us", "ack p99 us", "x persist", "x JetStream"}};
     for (const auto& r : rows) {
       if (r.what.pattern != Pattern::kPersist && r.what.pattern != Pattern::kReplay) continue;
       const bool replay = r.what.pattern == Pattern::kReplay;
-      lines.push_back({std::string(name_of(r.what.pattern)), size_text(r.what.size),
+      lines.push_back({std::string(name_of(r.what.pattern)), size_text(r.what.size), system_of(r),
                        std::string(name_of(r.what.fsync)), spread_text(r.msgs_per_s, human_rate),
                        spread_text(r.mb_per_s, megabytes), replay ? "" : spread_text(r.p50_us, micros),
-                       replay ? "" : spread_text(r.p99_us, micros), replay ? spread_text(r.ratio, ratio) : ""});
+                       replay ? "" : spread_text(r.p99_us, micros), replay ? spread_text(r.ratio, ratio) : "",
+                       !replay && weft(r) ? spread_text(r.ratio, ratio) : ""});
     }
     print_columns(out, lines);
   }
@@ -351,6 +354,9 @@ void print_json(std::FILE* out, const std::vector<Row>& rows, const BenchOptions
     }
     if (pattern == Pattern::kReplay) {
       line.spread("ratio_to_persist", r.ratio, 2).null("ratio_to_raw");
+    } else if (pattern == Pattern::kPersist) {
+      if (weft && r.ratio.count > 0) line.spread("ratio_to_jetstream", r.ratio, 2);
+      line.null("ratio_to_raw");
     } else if (r.ratio.count > 0) {
       // Two decimals as before for pubsub and rtt; three for the new patterns, whose ratios can be small.
       line.spread("ratio_to_raw", r.ratio, pattern == Pattern::kPubSub || pattern == Pattern::kRtt ? 2 : 3);

@@ -48,6 +48,8 @@ Status run_role(const bench::PeerSpec& spec) {
       return bench::run_weft_appender(spec);
     case Role::kWeftReplayer:
       return bench::run_weft_replayer(spec);
+    case Role::kNatsJetStream:
+      return bench::run_nats_jetstream(spec);
   }
   return Status::internal("unhandled role");
 }

@@ -16,6 +16,7 @@ constexpr std::pair<Role, std::string_view> kRoleNames[] = {
     {Role::kWeftRequestSender, "weft-request"},     {Role::kWeftReplier, "weft-reply"},
     {Role::kZmqPusher, "zmq-push"},              {Role::kZmqPuller, "zmq-pull"},
     {Role::kWeftAppender, "weft-append"},        {Role::kWeftReplayer, "weft-replay"},
+    {Role::kNatsJetStream, "nats-js"},
 };
 
 template <typename Integer>

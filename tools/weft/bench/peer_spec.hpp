@@ -45,6 +45,8 @@ enum class Role {
   // Through weftd (persist_peers.cpp).
   kWeftAppender,  // connects to weftd; pipelined APPENDs of `batch` envelopes, `window` in flight
   kWeftReplayer,  // connects to weftd; an ephemeral consumer from the first offset until `count` arrived
+  // NATS JetStream (nats_peers.cpp, WEFT_BENCH_NATS builds only).
+  kNatsJetStream,  // connects to nats-server; async publishes to a file-storage stream, then reads it back
 };
 
 std::string_view name_of(Role role) noexcept;

@@ -41,6 +41,9 @@ Status run_weft_replier(const PeerSpec& spec);
 Status run_weft_appender(const PeerSpec& spec);
 Status run_weft_replayer(const PeerSpec& spec);
 
+// NATS JetStream (nats_peers.cpp; without WEFT_BENCH_NATS, a stub that says so).
+Status run_nats_jetstream(const PeerSpec& spec);
+
 // Peak and current resident set of this process (VmHWM, VmRSS in /proc/self/status), KiB; 0 when unknown.
 std::uint64_t peak_rss_kib();
 std::uint64_t current_rss_kib();

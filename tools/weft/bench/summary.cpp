@@ -71,7 +71,7 @@ std::vector<Row> summarize(const std::vector<Sample>& samples, const BenchOption
     if (what.pattern == Pattern::kPubSub && what.system == System::kWeft) {
       row.mean_batch = spread_over(ok, [](const Sample& s) { return s.mean_batch; });
     }
-    if (has_latency(what.pattern) && (what.system == System::kWeft || round_trips)) {
+    if (has_latency(what.pattern) && (what.system != System::kZmq || round_trips)) {
       row.p50_us = spread_over(ok, [](const Sample& s) { return s.p50_us; });
       row.p99_us = spread_over(ok, [](const Sample& s) { return s.p99_us; });
       row.p999_us = spread_over(ok, [](const Sample& s) { return s.p999_us; });
@@ -88,6 +88,9 @@ std::vector<Row> summarize(const std::vector<Sample>& samples, const BenchOption
     if (what.pattern == Pattern::kReplay) {
       base = what;
       base->pattern = Pattern::kPersist;
+    } else if (what.pattern == Pattern::kPersist && what.system == System::kWeft) {
+      // NATS JetStream, when the build has it: its one row per size (tcp, fsync os).
+      base = Case{System::kNats, Pattern::kPersist, Transport::kTcp, what.size, 0, Fsync::kOs, false};
     } else if (what.system == System::kWeft && what.pattern != Pattern::kPersist && !what.slow) {
       base = what;
       base->system = System::kZmq;

@@ -28,7 +28,8 @@ struct Row {
   std::uint64_t redelivered = 0, resend_requests = 0;  // Weft reliable and queue: over every repeat
   // Weft rows: Weft / raw libzmq in the same repeat (msgs/s for pubsub, reliable and queue; p50 for rtt and
   // reqrep), over the repeats in which both produced a figure. Empty (count 0) on raw libzmq's rows, on the
-  // slow-subscriber run and on persist. On replay rows: replay msgs/s / persisted publish msgs/s.
+  // slow-subscriber run. On replay rows: replay msgs/s / persisted publish msgs/s. On Weft's persist rows:
+  // Weft / NATS JetStream (when measured) at the same size.
   Spread ratio;
   Spread p99_ratio;                 // rtt: the same for p99
   std::vector<std::string> errors;  // one per failed repeat

@@ -1,4 +1,4 @@
-#include "bench/weftd_process.hpp"
+#include "bench/server_process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -86,33 +86,21 @@ Result<std::string> find_weftd(const std::string& explicit_path) {
   return Status::not_found("no weftd beside this weft binary, in ../daemon/ or on $PATH; give --weftd PATH");
 }
 
-Result<WeftdProcess> WeftdProcess::start(const std::string& binary, const std::string& parent, Fsync fsync) {
+Result<ServerProcess> ServerProcess::in_new_directory(std::string name, const std::string& parent) {
   std::string base = parent;
   if (base.empty()) {
     const char* tmp = std::getenv("TMPDIR");
     base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
   }
-  std::string pattern = base + "/weft-bench-weftd.XXXXXX";
+  std::string pattern = base + "/weft-bench-" + name + ".XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {
     return Status::io_error("creating a directory under " + base + ": " + std::strerror(errno));
   }
-  const fs::path dir(pattern);
-  const fs::path config = dir / "weftd.conf";
-  const fs::path log = dir / "weftd.log";
-  {
-    std::ofstream out(config);
-    out << "[stream." << kPersistStream << "]\n"
-        << "subjects = bench.>\n"
-        << "fsync = " << name_of(fsync) << "\n";
-    if (!out) {
-      std::error_code ignored;
-      fs::remove_all(dir, ignored);
-      return Status::io_error("writing " + config.string());
-    }
-  }
-  const std::string endpoint = "ipc://" + (dir / "weftd.sock").string();
-  std::vector<std::string> words{binary,         "--config", config.string(), "--data-dir", (dir / "data").string(),
-                                 "--endpoint",   endpoint,   "--log-level",   "warning"};
+  return ServerProcess(std::move(name), pattern);
+}
+
+Status ServerProcess::launch(std::vector<std::string> words) {
+  const fs::path log = fs::path(directory_) / "server.log";
   std::vector<char*> argv;
   for (auto& word : words) argv.push_back(word.data());
   argv.push_back(nullptr);
@@ -125,35 +113,90 @@ Result<WeftdProcess> WeftdProcess::start(const std::string& binary, const std::s
     return Status::io_error(std::string("fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
-    // The child: weftd goes when the bench goes, and writes its lines to the log.
+    // The child: the server goes when the bench goes, and writes its lines to the log.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != bench) ::_exit(1);
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
+    ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
   ::close(log_fd);
-  WeftdProcess weftd(pid, dir.string(), endpoint);
+  pid_ = pid;
+  return Status::ok();
+}
+
+Status ServerProcess::wait_ready(const std::function<std::optional<std::string>()>& ready) {
+  const fs::path log = fs::path(directory_) / "server.log";
   const auto deadline = BenchClock::now() + kReadyTimeout;
   while (true) {
-    const std::string text = read_file(log);
-    if (text.find("weftd: ready") != std::string::npos) return weftd;
-    if (auto status = wait_exit(pid, std::chrono::milliseconds(0))) {
-      weftd.pid_ = -1;
-      return Status::internal("weftd exited before it was ready (status " + std::to_string(*status) +
-                              "): " + tail_of(text));
+    if (auto endpoint = ready()) {
+      endpoint_ = std::move(*endpoint);
+      return Status::ok();
+    }
+    if (auto status = wait_exit(pid_, std::chrono::milliseconds(0))) {
+      pid_ = -1;
+      return Status::internal(name_ + " exited before it was ready (status " + std::to_string(*status) +
+                              "): " + tail_of(read_file(log)));
     }
     if (BenchClock::now() >= deadline) {
-      return Status::timeout("weftd printed no ready line within " + std::to_string(kReadyTimeout.count()) +
-                             " s: " + tail_of(text));
+      return Status::timeout(name_ + " was not ready within " + std::to_string(kReadyTimeout.count()) +
+                             " s: " + tail_of(read_file(log)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
 
-WeftdProcess::WeftdProcess(WeftdProcess&& other) noexcept
-    : pid_(other.pid_),
+Result<ServerProcess> ServerProcess::start_weftd(const std::string& binary, const std::string& parent, Fsync fsync) {
+  auto server = in_new_directory("weftd", parent);
+  if (!server) return server.status();
+  const fs::path dir(server->directory());
+  const fs::path config = dir / "weftd.conf";
+  {
+    std::ofstream out(config);
+    out << "[stream." << kPersistStream << "]\n"
+        << "subjects = bench.>\n"
+        << "fsync = " << name_of(fsync) << "\n";
+    if (!out) return Status::io_error("writing " + config.string());
+  }
+  const std::string endpoint = "ipc://" + (dir / "weftd.sock").string();
+  Status launched = server->launch({binary, "--config", config.string(), "--data-dir", (dir / "data").string(),
+                                    "--endpoint", endpoint, "--log-level", "warning"});
+  if (!launched) return launched;
+  const fs::path log = dir / "server.log";
+  Status ready = server->wait_ready([&]() -> std::optional<std::string> {
+    if (read_file(log).find("weftd: ready") == std::string::npos) return std::nullopt;
+    return endpoint;
+  });
+  if (!ready) return ready;
+  return std::move(*server);
+}
+
+Result<ServerProcess> ServerProcess::start_nats(const std::string& parent) {
+  auto server = in_new_directory("nats", parent);
+  if (!server) return server.status();
+  const fs::path dir(server->directory());
+  Status launched = server->launch({"nats-server", "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir.string(),
+                                    "-js", "-sd", (dir / "store").string()});
+  if (!launched) return launched;
+  const pid_t pid = server->pid_;
+  Status ready = server->wait_ready([&]() -> std::optional<std::string> {
+    // {"nats":["nats://127.0.0.1:4222"],...}
+    const std::string ports = read_file(dir / ("nats-server_" + std::to_string(pid) + ".ports"));
+    const std::string key = "\"nats\":[\"";
+    const auto at = ports.find(key);
+    if (at == std::string::npos) return std::nullopt;
+    const auto end = ports.find('"', at + key.size());
+    if (end == std::string::npos) return std::nullopt;
+    return ports.substr(at + key.size(), end - at - key.size());
+  });
+  if (!ready) return ready;
+  return std::move(*server);
+}
+
+ServerProcess::ServerProcess(ServerProcess&& other) noexcept
+    : name_(std::move(other.name_)),
+      pid_(other.pid_),
       directory_(std::move(other.directory_)),
       endpoint_(std::move(other.endpoint_)),
       stopped_(std::move(other.stopped_)) {
@@ -161,7 +204,7 @@ WeftdProcess::WeftdProcess(WeftdProcess&& other) noexcept
   other.directory_.clear();
 }
 
-WeftdProcess::~WeftdProcess() {
+ServerProcess::~ServerProcess() {
   (void)stop();
   if (!directory_.empty()) {
     std::error_code ignored;
@@ -169,21 +212,21 @@ WeftdProcess::~WeftdProcess() {
   }
 }
 
-Status WeftdProcess::stop() {
+Status ServerProcess::stop() {
   if (pid_ < 0) return stopped_;
-  ::kill(pid_, SIGTERM);  // by pid: this weftd and nothing else
+  ::kill(pid_, SIGTERM);  // by pid: this server and nothing else
   auto status = wait_exit(pid_, kExitGrace);
   if (!status) {
     ::kill(pid_, SIGKILL);
     int ignored = 0;
     while (::waitpid(pid_, &ignored, 0) < 0 && errno == EINTR) {
     }
-    stopped_ = Status::timeout("weftd did not stop within " + std::to_string(kExitGrace.count()) + " ms; killed");
-  } else if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
-    stopped_ = Status::ok();
+    stopped_ = Status::timeout(name_ + " did not stop within " + std::to_string(kExitGrace.count()) + " ms; killed");
+  } else if ((WIFEXITED(*status) && WEXITSTATUS(*status) == 0) || name_ != "weftd") {
+    stopped_ = Status::ok();  // nats-server's exit status after SIGTERM is not weft's to judge
   } else {
-    stopped_ = Status::internal("weftd stopped with status " + std::to_string(*status) + ": " +
-                                tail_of(read_file(fs::path(directory_) / "weftd.log")));
+    stopped_ = Status::internal(name_ + " stopped with status " + std::to_string(*status) + ": " +
+                                tail_of(read_file(fs::path(directory_) / "server.log")));
   }
   pid_ = -1;
   return stopped_;
