@@ -56,7 +56,7 @@ What runs:
           pullers, from the first message any got to the last. Default size 128 B, tcp.
   reqrep  weft: Node::request() in a loop, one in flight, answered by a handler with Node::reply();
           every round trip timed after a warm-up. zmq: REQ/REP. Default size 128 B, tcp.
-  persist weft only: starts weftd (next to this binary, or --weftd) with a fresh data directory and
+  persist weft: starts weftd (next to this binary, or --weftd) with a fresh data directory and
           one stream at each --fsync policy (default always,interval,os; always is group commit: one
           fsync covers every append waiting). A client appends pipelined (--append-batch envelopes per
           APPEND, --append-window APPENDs in flight): msgs/s acknowledged durable, p50/p99 APPEND ->
