@@ -104,7 +104,8 @@ test_queue_reqrep() {
 }
 
 test_persist() {
-  run persist --patterns persist --sizes 128 --fsync always,os --weftd "$WEFTD" --data-dir "$WORK" "${SMALL[@]}"
+  run persist --patterns persist --systems weft --sizes 128 --fsync always,os --weftd "$WEFTD" --data-dir "$WORK" \
+    "${SMALL[@]}"
   [[ $STATUS -eq 0 ]] || fail "weft bench --patterns persist exited $STATUS"
   expect_rows "$WORK/persist.out" persist weft 2 fsync msgs_per_s mb_per_s p50_us p99_us batch window pinned
   expect_rows "$WORK/persist.out" replay weft 2 fsync msgs_per_s mb_per_s ratio_to_persist pinned

@@ -14,8 +14,8 @@
 #include "bench/bench_options.hpp"
 #include "bench/measure.hpp"
 #include "bench/output.hpp"
-#include "bench/summary.hpp"
 #include "bench/server_process.hpp"
+#include "bench/summary.hpp"
 #include "commands.hpp"
 
 namespace weft::cli {
@@ -276,8 +276,8 @@ BenchOptions to_options(const po::variables_map& vm) {
       throw UsageError("--data-dir " + options.data_parent + " is not a directory");
     }
   }
-  const bool persist = std::find(options.patterns.begin(), options.patterns.end(), bench::Pattern::kPersist) !=
-                       options.patterns.end();
+  const bool persist =
+      std::find(options.patterns.begin(), options.patterns.end(), bench::Pattern::kPersist) != options.patterns.end();
   if (vm.count("weftd") || persist) {
     auto weftd = bench::find_weftd(vm.count("weftd") ? vm["weftd"].as<std::string>() : std::string());
     if (!weftd) throw UsageError(weftd.status().message());

@@ -28,8 +28,8 @@ bool nats_available() noexcept {
 namespace {
 
 constexpr std::pair<Pattern, std::string_view> kPatternNames[] = {
-    {Pattern::kPubSub, "pubsub"}, {Pattern::kRtt, "rtt"},         {Pattern::kReliable, "reliable"},
-    {Pattern::kQueue, "queue"},   {Pattern::kReqRep, "reqrep"},   {Pattern::kPersist, "persist"},
+    {Pattern::kPubSub, "pubsub"}, {Pattern::kRtt, "rtt"},       {Pattern::kReliable, "reliable"},
+    {Pattern::kQueue, "queue"},   {Pattern::kReqRep, "reqrep"}, {Pattern::kPersist, "persist"},
     {Pattern::kReplay, "replay"},
 };
 

@@ -24,7 +24,7 @@ enum class Pattern {
   kPersist,   // appends to a weftd stream, pipelined: acknowledged msgs/s and acknowledgement latency
   kReplay,    // a row only: reading the persisted stream back from its first offset (measured with kPersist)
 };
-enum class Transport { kTcp, kIpc };         // tcp://127.0.0.1, ipc:///tmp/...
+enum class Transport { kTcp, kIpc };           // tcp://127.0.0.1, ipc:///tmp/...
 enum class Fsync { kAlways, kInterval, kOs };  // weftd's stream fsync policies (docs/sidecar.md, section 10)
 
 std::string_view name_of(System system) noexcept;

@@ -260,8 +260,7 @@ Sample measure_reliable(const Case& what, const BenchOptions& options, int repea
   sample.what = what;
   sample.repeat = repeat;
   IpcPaths ipc(what, repeat);
-  const auto deadline =
-      BenchClock::now() + 3 * kSetupTimeout + options.duration + 2 * kQuietTimeout + kReportSlack;
+  const auto deadline = BenchClock::now() + 3 * kSetupTimeout + options.duration + 2 * kQuietTimeout + kReportSlack;
   const bool weft = what.system == System::kWeft;
   const int members = what.pattern == Pattern::kQueue ? what.workers : 1;
 
@@ -417,8 +416,8 @@ std::vector<Sample> measure_persist(const Case& what, const BenchOptions& option
   Peer replayer{base_spec(what, options, Role::kWeftReplayer, kReceiverCpu)};
   replayer.spec.connect = {weftd->endpoint()};
   replayer.spec.count = persist.sent + 1;  // and the appender's untimed first append
-  auto replayed = run_group({}, {replayer}, BenchClock::now() + kSetupTimeout + 2 * kQuietTimeout + kReportSlack +
-                                                options.duration);
+  auto replayed = run_group({}, {replayer},
+                            BenchClock::now() + kSetupTimeout + 2 * kQuietTimeout + kReportSlack + options.duration);
   if (!replayed) {
     replay.status = replayed.status();
   } else {

@@ -17,9 +17,9 @@ struct Case {
   Pattern pattern = Pattern::kPubSub;
   Transport transport = Transport::kTcp;
   std::size_t size = 0;
-  int workers = 0;              // kQueue: workers (PULL sockets for raw libzmq); 0 otherwise
+  int workers = 0;               // kQueue: workers (PULL sockets for raw libzmq); 0 otherwise
   Fsync fsync = Fsync::kAlways;  // kPersist, kReplay: the stream's policy
-  bool slow = false;            // kReliable: the slow-subscriber run (peak RSS), Weft only
+  bool slow = false;             // kReliable: the slow-subscriber run (peak RSS), Weft only
 
   friend bool operator==(const Case&, const Case&) = default;
 };

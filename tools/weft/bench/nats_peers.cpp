@@ -5,8 +5,8 @@
 // (the same number of messages in flight as the weftd appender), timed from the first publish to the last
 // acknowledgement; each message's publish -> acknowledgement is timed too (JetStream acknowledges one
 // publisher's messages in order). Replay: a pull consumer (AckAll, fetches of 1,000, the last of each acked)
-// reads the stream back from its start. Note that nats-server 2.9 acknowledges before any fsync (it syncs
-// every 2 minutes by default): the counterpart of weftd's `os` policy, not of `always`.
+// reads the stream back from its start. Note that nats-server 2.9 acknowledges before any fsync (its file
+// store syncs on a timer, not per message): the counterpart of weftd's `os` policy, not of `always`.
 #include "bench/peers.hpp"
 
 #ifdef WEFT_BENCH_NATS
@@ -111,8 +111,7 @@ Status run_nats_jetstream(const PeerSpec& spec) {
   jsPubOptions publish_options;
   jsPubOptions_Init(&publish_options);
   publish_options.MaxWait = static_cast<int64_t>(kSetupTimeout.count() * 1000);
-  if (Status s = check(js_PublishAsyncComplete(js.get(), &publish_options), "waiting for the acknowledgements");
-      !s) {
+  if (Status s = check(js_PublishAsyncComplete(js.get(), &publish_options), "waiting for the acknowledgements"); !s) {
     return s;
   }
   const std::uint64_t acknowledged = acks->acknowledged.load(std::memory_order_acquire);

@@ -139,7 +139,6 @@ void print_errors(std::FILE* out, const std::vector<Row>& rows) {
   }
 }
 
-
 std::string kib_as_mib(double kib) {
   return format("%.1f", kib / 1024.0);
 }
@@ -173,12 +172,12 @@ void print_more_tables(std::FILE* out, const std::vector<Row>& rows, const Bench
     print_columns(out, lines);
   }
   if (any_of_pattern(rows, Pattern::kReliable, true)) {
-    std::fprintf(out,
-                 "\nBounded memory: the same publisher for %.1f s against a durable subscriber whose handler sleeps\n"
-                 "  %lld us per message; publish() blocks on the full outbox. RSS of the publisher, MiB.\n\n",
-                 std::chrono::duration<double>(std::min<std::chrono::milliseconds>(options.duration, kSlowRunDuration))
-                     .count(),
-                 static_cast<long long>(kSlowHandlerSleep.count()));
+    std::fprintf(
+        out,
+        "\nBounded memory: the same publisher for %.1f s against a durable subscriber whose handler sleeps\n"
+        "  %lld us per message; publish() blocks on the full outbox. RSS of the publisher, MiB.\n\n",
+        std::chrono::duration<double>(std::min<std::chrono::milliseconds>(options.duration, kSlowRunDuration)).count(),
+        static_cast<long long>(kSlowHandlerSleep.count()));
     std::vector<std::vector<std::string>> lines{
         {"transport", "size", "outbox limit", "published", "acknowledged/s", "RSS before", "peak RSS"}};
     for (const auto& r : rows) {
@@ -231,8 +230,8 @@ void print_more_tables(std::FILE* out, const std::vector<Row>& rows, const Bench
                  "  latency is per message, Weft's per APPEND.\n\n",
                  static_cast<unsigned long long>(options.append_batch),
                  static_cast<unsigned long long>(options.append_window));
-    std::vector<std::vector<std::string>> lines{{"pattern", "size", "system", "fsync", "msgs/s", "MB/s",
-                                                 "ack p50 us", "ack p99 us", "x persist", "x JetStream"}};
+    std::vector<std::vector<std::string>> lines{{"pattern", "size", "system", "fsync", "msgs/s", "MB/s", "ack p50 us",
+                                                 "ack p99 us", "x persist", "x JetStream"}};
     for (const auto& r : rows) {
       if (r.what.pattern != Pattern::kPersist && r.what.pattern != Pattern::kReplay) continue;
       const bool replay = r.what.pattern == Pattern::kReplay;
@@ -257,7 +256,9 @@ std::string human_rate(double value) {
 std::string placement_of(const BenchOptions& options, Pattern pattern) {
   if (!options.pin) return "os";
   const bool round_trips = pattern == Pattern::kRtt || pattern == Pattern::kReqRep;
-  const char* sender = round_trips ? "req" : pattern == Pattern::kPersist || pattern == Pattern::kReplay ? "client" : "pub";
+  const char* sender = round_trips                                                   ? "req"
+                       : pattern == Pattern::kPersist || pattern == Pattern::kReplay ? "client"
+                                                                                     : "pub";
   const char* receiver = round_trips ? "rep" : pattern == Pattern::kQueue ? "workers" : "sub";
   return std::string(sender) + "=cpu" + std::to_string(kSenderCpu) + "," + receiver + "=cpu" +
          std::to_string(kReceiverCpu);
@@ -337,8 +338,9 @@ void print_json(std::FILE* out, const std::vector<Row>& rows, const BenchOptions
     }
     if (pattern == Pattern::kReliable) line.boolean("slow_subscriber", r.what.slow);
     if (is_throughput(pattern)) {
-      line.spread("msgs_per_s", r.msgs_per_s, 0).spread("mb_per_s", r.mb_per_s, 1).number("lost",
-                                                                                         static_cast<double>(r.lost));
+      line.spread("msgs_per_s", r.msgs_per_s, 0)
+          .spread("mb_per_s", r.mb_per_s, 1)
+          .number("lost", static_cast<double>(r.lost));
     }
     if (r.p50_us.count > 0 || pattern == Pattern::kRtt || pattern == Pattern::kReqRep) {
       line.spread("p50_us", r.p50_us, 1).spread("p99_us", r.p99_us, 1).spread("p999_us", r.p999_us, 1);

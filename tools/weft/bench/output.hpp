@@ -12,8 +12,9 @@
 //           messages per second at the publisher; persist: appends acknowledged by weftd; replay: messages
 //           read back), lost; reliable and persist: p50_us, p99_us, p999_us (publish -> on_complete;
 //           APPEND -> APPENDED); Weft reliable and queue: peak_rss_kib, rss_start_kib, outbox_max_messages;
-//           redelivered, resend_requests (over every repeat); queue: workers; persist and replay: fsync ("always"|"interval"|"os"), batch, window; reliable:
-//           slow_subscriber (true on the bounded-memory run, which has no ratio),
+//           redelivered, resend_requests (over every repeat); queue: workers; persist and replay: fsync
+//           ("always"|"interval"|"os"), batch, window; reliable: slow_subscriber (true on the bounded-memory run, which
+//           has no ratio),
 //   reqrep: as rtt (Node::request() round trips vs raw REQ/REP),
 //   ratio_to_raw (+ _min, _max): Weft / raw libzmq within a repeat, the median over the repeats: msgs/s for
 //           pubsub, reliable and queue (above 1: Weft is faster), p50 for rtt and reqrep (below 1: Weft is

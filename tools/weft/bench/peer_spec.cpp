@@ -9,13 +9,22 @@ namespace weft::cli::bench {
 namespace {
 
 constexpr std::pair<Role, std::string_view> kRoleNames[] = {
-    {Role::kWeftPublisher, "weft-pub"}, {Role::kWeftSubscriber, "weft-sub"}, {Role::kWeftRequester, "weft-req"},
-    {Role::kWeftResponder, "weft-rep"}, {Role::kZmqPublisher, "zmq-pub"},    {Role::kZmqSubscriber, "zmq-sub"},
-    {Role::kZmqRequester, "zmq-req"},   {Role::kZmqResponder, "zmq-rep"},
-    {Role::kWeftReliablePublisher, "weft-rpub"}, {Role::kWeftDurableSubscriber, "weft-dsub"},
-    {Role::kWeftRequestSender, "weft-request"},     {Role::kWeftReplier, "weft-reply"},
-    {Role::kZmqPusher, "zmq-push"},              {Role::kZmqPuller, "zmq-pull"},
-    {Role::kWeftAppender, "weft-append"},        {Role::kWeftReplayer, "weft-replay"},
+    {Role::kWeftPublisher, "weft-pub"},
+    {Role::kWeftSubscriber, "weft-sub"},
+    {Role::kWeftRequester, "weft-req"},
+    {Role::kWeftResponder, "weft-rep"},
+    {Role::kZmqPublisher, "zmq-pub"},
+    {Role::kZmqSubscriber, "zmq-sub"},
+    {Role::kZmqRequester, "zmq-req"},
+    {Role::kZmqResponder, "zmq-rep"},
+    {Role::kWeftReliablePublisher, "weft-rpub"},
+    {Role::kWeftDurableSubscriber, "weft-dsub"},
+    {Role::kWeftRequestSender, "weft-request"},
+    {Role::kWeftReplier, "weft-reply"},
+    {Role::kZmqPusher, "zmq-push"},
+    {Role::kZmqPuller, "zmq-pull"},
+    {Role::kWeftAppender, "weft-append"},
+    {Role::kWeftReplayer, "weft-replay"},
     {Role::kNatsJetStream, "nats-js"},
 };
 

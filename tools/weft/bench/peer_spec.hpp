@@ -38,7 +38,7 @@ enum class Role {
   kWeftReliablePublisher,  // binds; waits for `workers` durable/queue members; publishes kAtLeastOnce, times
                            // each publish -> on_complete, and the first publish -> the last acknowledgement
   kWeftDurableSubscriber,  // connects; a durable subscriber (or, with `queue`, a queue_subscribe member)
-  kWeftRequestSender,         // binds; Node::request() in a loop, every one timed after the warm-up
+  kWeftRequestSender,      // binds; Node::request() in a loop, every one timed after the warm-up
   kWeftReplier,            // connects; its handler answers every request with Node::reply()
   kZmqPusher,              // connects to every puller; PUSH, then one empty end marker per puller
   kZmqPuller,              // binds; PULL, counts and stamps its first and last message
@@ -79,12 +79,12 @@ struct PeerSpec {
   std::optional<std::int64_t> spin_us;         // Weft tuning (WeftTuning)
   std::optional<std::int64_t> batch_max_bytes;
   // At least once, through weftd.
-  std::uint64_t workers = 1;               // members the reliable publisher waits for; pullers the pusher feeds
-  bool queue = false;                      // a queue_subscribe member instead of a durable subscriber
-  std::int64_t slow_us = 0;                // the subscriber's handler sleeps this long per message
-  std::uint64_t outbox_messages = 0;       // 0: OutboxOptions' default
-  std::uint64_t batch = 1;                 // envelopes per APPEND
-  std::uint64_t window = 1;                // APPENDs in flight at most
+  std::uint64_t workers = 1;          // members the reliable publisher waits for; pullers the pusher feeds
+  bool queue = false;                 // a queue_subscribe member instead of a durable subscriber
+  std::int64_t slow_us = 0;           // the subscriber's handler sleeps this long per message
+  std::uint64_t outbox_messages = 0;  // 0: OutboxOptions' default
+  std::uint64_t batch = 1;            // envelopes per APPEND
+  std::uint64_t window = 1;           // APPENDs in flight at most
 };
 
 // The arguments after `weft bench-peer`, and back.

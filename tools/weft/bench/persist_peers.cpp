@@ -149,9 +149,7 @@ Status run_weft_replayer(const PeerSpec& spec) {
   }
   (void)client.unconsume(*consumer);
   Report result("result");
-  result.add("received", received)
-      .add("envelope_bytes", bytes)
-      .add("seconds", duration<double>(last - start).count());
+  result.add("received", received).add("envelope_bytes", bytes).add("seconds", duration<double>(last - start).count());
   ParentLink::say(result.line());
   return Status::ok();
 }

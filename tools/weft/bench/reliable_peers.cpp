@@ -153,7 +153,8 @@ Status run_weft_reliable_publisher(const PeerSpec& spec) {
     while (true) {
       Status status = node.publish(kReliableSubject, payload, {}, publish);
       if (status) break;
-      if (status.code() != weft::ErrorCode::kTimeout) return status.with_context("publishing message " + std::to_string(sent));
+      if (status.code() != weft::ErrorCode::kTimeout)
+        return status.with_context("publishing message " + std::to_string(sent));
       ++waits;  // the outbox stayed full for block_timeout
       if (BenchClock::now() >= deadline) {
         cut_short = true;
@@ -174,8 +175,7 @@ Status run_weft_reliable_publisher(const PeerSpec& spec) {
   {
     std::lock_guard lock(completions->mutex);
     Percentiles p = percentiles(completions->latencies_us);
-    const double seconds =
-        completions->acknowledged > 0 ? duration<double>(completions->last - start).count() : 0.0;
+    const double seconds = completions->acknowledged > 0 ? duration<double>(completions->last - start).count() : 0.0;
     result.add("sent", sent)
         .add("acknowledged", completions->acknowledged)
         .add("failed", completions->failed)

@@ -11,8 +11,8 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <vector>
 #include <utility>
+#include <vector>
 
 #include "bench/bench_options.hpp"
 #include "weft/status.hpp"

@@ -190,7 +190,8 @@ Status run_zmq_puller(const PeerSpec& spec) {
     }
   }
   auto ns = [](BenchClock::time_point t) {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
   };
   Report result("result");
   result.add("received", received)
