@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# At-least-once pub/sub throughput through the CLI, until `weft bench` measures it: `weft pub --reliable` to one
+# At-least-once pub/sub throughput through the CLI (`weft bench --patterns reliable` measures the library itself,
+# beside raw libzmq; this script measures the verbs): `weft pub --reliable` to one
 # `weft sub --durable` (stdout to /dev/null) over loopback tcp, at 128 B and 1 KiB; the time is from the first
 # publish to the last acknowledgement (pub's --json "seconds"). docs/performance.md has the figures.
 #

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "bench/bench_options.hpp"
 #include "weft/status.hpp"
@@ -16,6 +17,9 @@ struct Case {
   Pattern pattern = Pattern::kPubSub;
   Transport transport = Transport::kTcp;
   std::size_t size = 0;
+  int workers = 0;               // kQueue: workers (PULL sockets for raw libzmq); 0 otherwise
+  Fsync fsync = Fsync::kAlways;  // kPersist, kReplay: the stream's policy
+  bool slow = false;             // kReliable: the slow-subscriber run (peak RSS), Weft only
 
   friend bool operator==(const Case&, const Case&) = default;
 };
@@ -40,10 +44,21 @@ struct Sample {
   double p50_us = 0;
   double p99_us = 0;
   double p999_us = 0;
+
+  // reliable, queue: the publisher's memory (KiB) and outbox limit; persist: the pipeline
+  std::uint64_t peak_rss_kib = 0;
+  std::uint64_t rss_start_kib = 0;
+  std::uint64_t outbox_max_messages = 0;
+  std::uint64_t batch = 0;
+  std::uint64_t window = 0;
+  // reliable, queue (Weft): deliveries the publisher made again, and gaps or lost tails the subscribers noticed
+  std::uint64_t redelivered = 0;
+  std::uint64_t resend_requests = 0;
 };
 
-// Takes the measurement. Never throws for the peers' failures: they end up in Sample::status.
-Sample measure(const Case& what, const BenchOptions& options, int repeat);
+// Takes the measurement. Never throws for the peers' failures: they end up in Sample::status. One sample,
+// except for kPersist: the persisted publish and then its replay (a kReplay sample).
+std::vector<Sample> measure(const Case& what, const BenchOptions& options, int repeat);
 
 // "tcp 128 B weft pubsub", for progress lines and errors.
 std::string describe(const Case& what);

@@ -139,6 +139,112 @@ void print_errors(std::FILE* out, const std::vector<Row>& rows) {
   }
 }
 
+std::string kib_as_mib(double kib) {
+  return format("%.1f", kib / 1024.0);
+}
+
+bool any_of_pattern(const std::vector<Row>& rows, Pattern pattern, bool slow = false) {
+  return std::any_of(rows.begin(), rows.end(),
+                     [&](const Row& r) { return r.what.pattern == pattern && r.what.slow == slow; });
+}
+
+// The tables of the patterns beyond pubsub and rtt.
+void print_more_tables(std::FILE* out, const std::vector<Row>& rows, const BenchOptions& options) {
+  auto system_of = [](const Row& r) { return std::string(name_of(r.what.system)); };
+  auto weft = [](const Row& r) { return r.what.system == System::kWeft; };
+  if (any_of_pattern(rows, Pattern::kReliable)) {
+    std::fprintf(out,
+                 "\nAt least once, publisher -> durable subscriber (zmq: PUB/SUB, the same count, lossless). msgs/s:\n"
+                 "  acknowledged at the publisher, first publish to last acknowledgement; p50/p99: publish() ->\n"
+                 "  on_complete, under that load (the outbox as full as the publisher keeps it); peak RSS: the\n"
+                 "  publisher's VmHWM.\n\n");
+    std::vector<std::vector<std::string>> lines{{"transport", "size", "system", "msgs/s", "MB/s", "x raw", "p50 us",
+                                                 "p99 us", "peak RSS MiB", "lost", "placement"}};
+    for (const auto& r : rows) {
+      if (r.what.pattern != Pattern::kReliable || r.what.slow) continue;
+      lines.push_back({std::string(name_of(r.what.transport)), size_text(r.what.size), system_of(r),
+                       spread_text(r.msgs_per_s, human_rate), spread_text(r.mb_per_s, megabytes),
+                       weft(r) ? spread_text(r.ratio, ratio) : "", weft(r) ? spread_text(r.p50_us, micros) : "",
+                       weft(r) ? spread_text(r.p99_us, micros) : "",
+                       weft(r) ? spread_text(r.peak_rss_kib, kib_as_mib) : "", std::to_string(r.lost),
+                       placement_of(options, Pattern::kReliable)});
+    }
+    print_columns(out, lines);
+  }
+  if (any_of_pattern(rows, Pattern::kReliable, true)) {
+    std::fprintf(
+        out,
+        "\nBounded memory: the same publisher for %.1f s against a durable subscriber whose handler sleeps\n"
+        "  %lld us per message; publish() blocks on the full outbox. RSS of the publisher, MiB.\n\n",
+        std::chrono::duration<double>(std::min<std::chrono::milliseconds>(options.duration, kSlowRunDuration)).count(),
+        static_cast<long long>(kSlowHandlerSleep.count()));
+    std::vector<std::vector<std::string>> lines{
+        {"transport", "size", "outbox limit", "published", "acknowledged/s", "RSS before", "peak RSS"}};
+    for (const auto& r : rows) {
+      if (r.what.pattern != Pattern::kReliable || !r.what.slow) continue;
+      lines.push_back({std::string(name_of(r.what.transport)), size_text(r.what.size),
+                       std::to_string(r.outbox_max_messages) + " msgs", human_rate(static_cast<double>(r.count)),
+                       spread_text(r.msgs_per_s, human_rate), spread_text(r.rss_start_kib, kib_as_mib),
+                       spread_text(r.peak_rss_kib, kib_as_mib)});
+    }
+    print_columns(out, lines);
+  }
+  if (any_of_pattern(rows, Pattern::kQueue)) {
+    std::fprintf(out,
+                 "\nWork queue, publisher -> queue group of N workers, at least once (zmq: PUSH to N PULL sockets).\n"
+                 "  Weft: acknowledged msgs/s at the publisher; zmq: received msgs/s over all pullers.\n\n");
+    std::vector<std::vector<std::string>> lines{
+        {"transport", "size", "workers", "system", "msgs/s", "MB/s", "x raw", "peak RSS MiB", "lost", "placement"}};
+    for (const auto& r : rows) {
+      if (r.what.pattern != Pattern::kQueue) continue;
+      lines.push_back({std::string(name_of(r.what.transport)), size_text(r.what.size), std::to_string(r.what.workers),
+                       system_of(r), spread_text(r.msgs_per_s, human_rate), spread_text(r.mb_per_s, megabytes),
+                       weft(r) ? spread_text(r.ratio, ratio) : "",
+                       weft(r) ? spread_text(r.peak_rss_kib, kib_as_mib) : "", std::to_string(r.lost),
+                       placement_of(options, Pattern::kQueue)});
+    }
+    print_columns(out, lines);
+  }
+  if (any_of_pattern(rows, Pattern::kReqRep)) {
+    std::fprintf(out,
+                 "\nRequest/reply, Node::request() -> handler's Node::reply(), one in flight (zmq: REQ/REP);\n"
+                 "  microseconds. x raw below 1.00: Weft's round trip is shorter.\n\n");
+    std::vector<std::vector<std::string>> lines{{"transport", "size", "system", "round trips", "p50 us", "p99 us",
+                                                 "p99.9 us", "x raw p50", "x raw p99", "placement"}};
+    for (const auto& r : rows) {
+      if (r.what.pattern != Pattern::kReqRep) continue;
+      lines.push_back({std::string(name_of(r.what.transport)), size_text(r.what.size), system_of(r),
+                       human_rate(static_cast<double>(r.count)), spread_text(r.p50_us, micros),
+                       spread_text(r.p99_us, micros), spread_text(r.p999_us, micros),
+                       weft(r) ? spread_text(r.ratio, ratio) : "", weft(r) ? spread_text(r.p99_ratio, ratio) : "",
+                       placement_of(options, Pattern::kReqRep)});
+    }
+    print_columns(out, lines);
+  }
+  if (any_of_pattern(rows, Pattern::kPersist)) {
+    std::fprintf(out,
+                 "\nPersisted publish through weftd (ipc), pipelined: APPENDs of %llu envelopes, %llu in flight;\n"
+                 "  msgs/s acknowledged durable under the stream's fsync policy; p50/p99: APPEND -> APPENDED.\n"
+                 "  Replay: an ephemeral consumer reads the stream back from its first offset. nats: JetStream\n"
+                 "  (file storage, acknowledged before its fsync, like os), the same messages in flight; its ack\n"
+                 "  latency is per message, Weft's per APPEND.\n\n",
+                 static_cast<unsigned long long>(options.append_batch),
+                 static_cast<unsigned long long>(options.append_window));
+    std::vector<std::vector<std::string>> lines{{"pattern", "size", "system", "fsync", "msgs/s", "MB/s", "ack p50 us",
+                                                 "ack p99 us", "x persist", "x JetStream"}};
+    for (const auto& r : rows) {
+      if (r.what.pattern != Pattern::kPersist && r.what.pattern != Pattern::kReplay) continue;
+      const bool replay = r.what.pattern == Pattern::kReplay;
+      lines.push_back({std::string(name_of(r.what.pattern)), size_text(r.what.size), system_of(r),
+                       std::string(name_of(r.what.fsync)), spread_text(r.msgs_per_s, human_rate),
+                       spread_text(r.mb_per_s, megabytes), replay ? "" : spread_text(r.p50_us, micros),
+                       replay ? "" : spread_text(r.p99_us, micros), replay ? spread_text(r.ratio, ratio) : "",
+                       !replay && weft(r) ? spread_text(r.ratio, ratio) : ""});
+    }
+    print_columns(out, lines);
+  }
+}
+
 }  // namespace
 
 std::string human_rate(double value) {
@@ -149,8 +255,11 @@ std::string human_rate(double value) {
 
 std::string placement_of(const BenchOptions& options, Pattern pattern) {
   if (!options.pin) return "os";
-  const char* sender = pattern == Pattern::kPubSub ? "pub" : "req";
-  const char* receiver = pattern == Pattern::kPubSub ? "sub" : "rep";
+  const bool round_trips = pattern == Pattern::kRtt || pattern == Pattern::kReqRep;
+  const char* sender = round_trips                                                   ? "req"
+                       : pattern == Pattern::kPersist || pattern == Pattern::kReplay ? "client"
+                                                                                     : "pub";
+  const char* receiver = round_trips ? "rep" : pattern == Pattern::kQueue ? "workers" : "sub";
   return std::string(sender) + "=cpu" + std::to_string(kSenderCpu) + "," + receiver + "=cpu" +
          std::to_string(kReceiverCpu);
 }
@@ -204,6 +313,7 @@ void print_table(std::FILE* out, const std::vector<Row>& rows, const BenchOption
     }
     print_columns(out, lines);
   }
+  print_more_tables(out, rows, options);
   print_errors(out, rows);
 }
 
@@ -218,19 +328,41 @@ void print_json(std::FILE* out, const std::vector<Row>& rows, const BenchOptions
         .number("repeats", options.repeats)
         .number("runs", static_cast<double>(r.runs))
         .number("failures", static_cast<double>(r.failures));
-    if (r.what.pattern == Pattern::kPubSub) {
+    const Pattern pattern = r.what.pattern;
+    const bool weft = r.what.system == System::kWeft;
+    if (pattern == Pattern::kQueue) line.number("workers", r.what.workers);
+    if (pattern == Pattern::kPersist || pattern == Pattern::kReplay) {
+      line.text("fsync", name_of(r.what.fsync))
+          .number("batch", static_cast<double>(r.batch))
+          .number("window", static_cast<double>(r.window));
+    }
+    if (pattern == Pattern::kReliable) line.boolean("slow_subscriber", r.what.slow);
+    if (is_throughput(pattern)) {
       line.spread("msgs_per_s", r.msgs_per_s, 0)
           .spread("mb_per_s", r.mb_per_s, 1)
-          .number("lost", static_cast<double>(r.lost))
-          .number("drops", static_cast<double>(r.drops));
-      if (r.what.system == System::kWeft) line.spread("mean_batch", r.mean_batch, 1);
-    } else {
-      line.spread("p50_us", r.p50_us, 1).spread("p99_us", r.p99_us, 1).spread("p999_us", r.p999_us, 1);
-      line.number("drops", static_cast<double>(r.drops));
+          .number("lost", static_cast<double>(r.lost));
     }
-    if (r.what.system == System::kWeft) {
-      line.spread("ratio_to_raw", r.ratio, 2);
-      if (r.what.pattern == Pattern::kRtt) line.spread("p99_ratio_to_raw", r.p99_ratio, 2);
+    if (r.p50_us.count > 0 || pattern == Pattern::kRtt || pattern == Pattern::kReqRep) {
+      line.spread("p50_us", r.p50_us, 1).spread("p99_us", r.p99_us, 1).spread("p999_us", r.p999_us, 1);
+    }
+    line.number("drops", static_cast<double>(r.drops));
+    if (pattern == Pattern::kPubSub && weft) line.spread("mean_batch", r.mean_batch, 1);
+    if ((pattern == Pattern::kReliable || pattern == Pattern::kQueue) && weft) {
+      line.spread("peak_rss_kib", r.peak_rss_kib, 0)
+          .spread("rss_start_kib", r.rss_start_kib, 0)
+          .number("outbox_max_messages", static_cast<double>(r.outbox_max_messages))
+          .number("redelivered", static_cast<double>(r.redelivered))
+          .number("resend_requests", static_cast<double>(r.resend_requests));
+    }
+    if (pattern == Pattern::kReplay) {
+      line.spread("ratio_to_persist", r.ratio, 2).null("ratio_to_raw");
+    } else if (pattern == Pattern::kPersist) {
+      if (weft && r.ratio.count > 0) line.spread("ratio_to_jetstream", r.ratio, 2);
+      line.null("ratio_to_raw");
+    } else if (r.ratio.count > 0) {
+      // Two decimals as before for pubsub and rtt; three for the new patterns, whose ratios can be small.
+      line.spread("ratio_to_raw", r.ratio, pattern == Pattern::kPubSub || pattern == Pattern::kRtt ? 2 : 3);
+      if (pattern == Pattern::kRtt || pattern == Pattern::kReqRep) line.spread("p99_ratio_to_raw", r.p99_ratio, 2);
     } else {
       line.null("ratio_to_raw");
     }

@@ -32,6 +32,24 @@ Status run_role(const bench::PeerSpec& spec) {
       return bench::run_zmq_requester(spec);
     case Role::kZmqResponder:
       return bench::run_zmq_responder(spec);
+    case Role::kWeftReliablePublisher:
+      return bench::run_weft_reliable_publisher(spec);
+    case Role::kWeftDurableSubscriber:
+      return bench::run_weft_durable_subscriber(spec);
+    case Role::kWeftRequestSender:
+      return bench::run_weft_request(spec);
+    case Role::kWeftReplier:
+      return bench::run_weft_replier(spec);
+    case Role::kZmqPusher:
+      return bench::run_zmq_pusher(spec);
+    case Role::kZmqPuller:
+      return bench::run_zmq_puller(spec);
+    case Role::kWeftAppender:
+      return bench::run_weft_appender(spec);
+    case Role::kWeftReplayer:
+      return bench::run_weft_replayer(spec);
+    case Role::kNatsJetStream:
+      return bench::run_nats_jetstream(spec);
   }
   return Status::internal("unhandled role");
 }

@@ -9,9 +9,23 @@ namespace weft::cli::bench {
 namespace {
 
 constexpr std::pair<Role, std::string_view> kRoleNames[] = {
-    {Role::kWeftPublisher, "weft-pub"}, {Role::kWeftSubscriber, "weft-sub"}, {Role::kWeftRequester, "weft-req"},
-    {Role::kWeftResponder, "weft-rep"}, {Role::kZmqPublisher, "zmq-pub"},    {Role::kZmqSubscriber, "zmq-sub"},
-    {Role::kZmqRequester, "zmq-req"},   {Role::kZmqResponder, "zmq-rep"},
+    {Role::kWeftPublisher, "weft-pub"},
+    {Role::kWeftSubscriber, "weft-sub"},
+    {Role::kWeftRequester, "weft-req"},
+    {Role::kWeftResponder, "weft-rep"},
+    {Role::kZmqPublisher, "zmq-pub"},
+    {Role::kZmqSubscriber, "zmq-sub"},
+    {Role::kZmqRequester, "zmq-req"},
+    {Role::kZmqResponder, "zmq-rep"},
+    {Role::kWeftReliablePublisher, "weft-rpub"},
+    {Role::kWeftDurableSubscriber, "weft-dsub"},
+    {Role::kWeftRequestSender, "weft-request"},
+    {Role::kWeftReplier, "weft-reply"},
+    {Role::kZmqPusher, "zmq-push"},
+    {Role::kZmqPuller, "zmq-pull"},
+    {Role::kWeftAppender, "weft-append"},
+    {Role::kWeftReplayer, "weft-replay"},
+    {Role::kNatsJetStream, "nats-js"},
 };
 
 template <typename Integer>
@@ -52,6 +66,12 @@ std::vector<std::string> to_arguments(const PeerSpec& spec) {
   add("--cpu", std::to_string(spec.cpu));
   if (spec.spin_us) add("--spin-us", std::to_string(*spec.spin_us));
   if (spec.batch_max_bytes) add("--batch-max-bytes", std::to_string(*spec.batch_max_bytes));
+  add("--workers", std::to_string(spec.workers));
+  add("--queue", spec.queue ? "1" : "0");
+  add("--slow-us", std::to_string(spec.slow_us));
+  add("--outbox-messages", std::to_string(spec.outbox_messages));
+  add("--batch", std::to_string(spec.batch));
+  add("--window", std::to_string(spec.window));
   return args;
 }
 
@@ -92,6 +112,20 @@ Result<PeerSpec> parse_peer_spec(int argc, char** argv) {
       std::int64_t bytes = 0;
       ok = parse_integer(value, bytes) && bytes >= 0;
       spec.batch_max_bytes = bytes;
+    } else if (flag == "--workers") {
+      ok = parse_integer(value, spec.workers);
+    } else if (flag == "--queue") {
+      int queue = 0;
+      ok = parse_integer(value, queue);
+      spec.queue = queue != 0;
+    } else if (flag == "--slow-us") {
+      ok = parse_integer(value, spec.slow_us) && spec.slow_us >= 0;
+    } else if (flag == "--outbox-messages") {
+      ok = parse_integer(value, spec.outbox_messages);
+    } else if (flag == "--batch") {
+      ok = parse_integer(value, spec.batch) && spec.batch > 0;
+    } else if (flag == "--window") {
+      ok = parse_integer(value, spec.window) && spec.window > 0;
     } else {
       return Status::invalid_argument("unknown flag " + std::string(flag));
     }

@@ -34,6 +34,19 @@ enum class Role {
   kZmqSubscriber,   // binds; SUB, counts and times like the Weft subscriber
   kZmqRequester,    // binds; REQ, times every round trip
   kZmqResponder,    // connects; REP, echoes
+  // At least once (reliable_peers.cpp).
+  kWeftReliablePublisher,  // binds; waits for `workers` durable/queue members; publishes kAtLeastOnce, times
+                           // each publish -> on_complete, and the first publish -> the last acknowledgement
+  kWeftDurableSubscriber,  // connects; a durable subscriber (or, with `queue`, a queue_subscribe member)
+  kWeftRequestSender,      // binds; Node::request() in a loop, every one timed after the warm-up
+  kWeftReplier,            // connects; its handler answers every request with Node::reply()
+  kZmqPusher,              // connects to every puller; PUSH, then one empty end marker per puller
+  kZmqPuller,              // binds; PULL, counts and stamps its first and last message
+  // Through weftd (persist_peers.cpp).
+  kWeftAppender,  // connects to weftd; pipelined APPENDs of `batch` envelopes, `window` in flight
+  kWeftReplayer,  // connects to weftd; an ephemeral consumer from the first offset until `count` arrived
+  // NATS JetStream (nats_peers.cpp, WEFT_BENCH_NATS builds only).
+  kNatsJetStream,  // connects to nats-server; async publishes to a file-storage stream, then reads it back
 };
 
 std::string_view name_of(Role role) noexcept;
@@ -43,6 +56,11 @@ std::optional<Role> role_named(std::string_view text) noexcept;
 inline constexpr std::string_view kThroughputSubject = "bench.thr";
 inline constexpr std::string_view kPingSubject = "bench.ping";
 inline constexpr std::string_view kPongSubject = "bench.pong";
+inline constexpr std::string_view kReliableSubject = "bench.rel";
+inline constexpr std::string_view kRequestSubject = "bench.req";
+inline constexpr std::string_view kPersistSubject = "bench.persist";
+inline constexpr std::string_view kPersistStream = "bench";
+inline constexpr std::string_view kConsumerName = "bench";  // the durable name or queue group
 
 // How long the peers wait for each other. Every wait has a bound, so a run always ends by itself.
 inline constexpr std::chrono::seconds kSetupTimeout{10};         // for the other peer to connect
@@ -60,6 +78,13 @@ struct PeerSpec {
   int cpu = -1;                                // the CPU to run on, or -1 to let the kernel choose
   std::optional<std::int64_t> spin_us;         // Weft tuning (WeftTuning)
   std::optional<std::int64_t> batch_max_bytes;
+  // At least once, through weftd.
+  std::uint64_t workers = 1;          // members the reliable publisher waits for; pullers the pusher feeds
+  bool queue = false;                 // a queue_subscribe member instead of a durable subscriber
+  std::int64_t slow_us = 0;           // the subscriber's handler sleeps this long per message
+  std::uint64_t outbox_messages = 0;  // 0: OutboxOptions' default
+  std::uint64_t batch = 1;            // envelopes per APPEND
+  std::uint64_t window = 1;           // APPENDs in flight at most
 };
 
 // The arguments after `weft bench-peer`, and back.

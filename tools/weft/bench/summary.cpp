@@ -1,6 +1,7 @@
 #include "bench/summary.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 
 namespace weft::cli::bench {
@@ -8,8 +9,8 @@ namespace weft::cli::bench {
 namespace {
 
 auto order_key(const Case& c) {
-  return std::make_tuple(static_cast<int>(c.pattern), static_cast<int>(c.transport), c.size,
-                         static_cast<int>(c.system));
+  return std::make_tuple(static_cast<int>(c.pattern), c.slow, static_cast<int>(c.transport), c.size, c.workers,
+                         static_cast<int>(c.fsync), static_cast<int>(c.system));
 }
 
 const Sample* find_sample(const std::vector<Sample>& samples, const Case& what, int repeat) {
@@ -28,7 +29,7 @@ Spread spread_over(const std::vector<const Sample*>& ok, Get get) {
 
 }  // namespace
 
-std::vector<Row> summarize(const std::vector<Sample>& samples, const BenchOptions& options) {
+std::vector<Row> summarize(const std::vector<Sample>& samples, const BenchOptions& /*options*/) {
   std::vector<Case> cases;
   for (const auto& s : samples) {
     if (std::find(cases.begin(), cases.end(), s.what) == cases.end()) cases.push_back(s.what);
@@ -39,12 +40,13 @@ std::vector<Row> summarize(const std::vector<Sample>& samples, const BenchOption
   for (const Case& what : cases) {
     Row row;
     row.what = what;
-    row.count = what.pattern == Pattern::kPubSub ? messages_for(options, what.size) : options.round_trips;
     std::vector<const Sample*> ok;
     for (const auto& s : samples) {
       if (!(s.what == what)) continue;
       row.lost += s.lost;
       row.drops += s.drops;
+      row.redelivered += s.redelivered;
+      row.resend_requests += s.resend_requests;
       if (s.status.is_ok()) {
         ok.push_back(&s);
       } else {
@@ -53,33 +55,57 @@ std::vector<Row> summarize(const std::vector<Sample>& samples, const BenchOption
       }
     }
     row.runs = ok.size();
+    const bool round_trips = what.pattern == Pattern::kRtt || what.pattern == Pattern::kReqRep;
     // What was done, rather than asked for: --duration may have cut a repeat short.
     for (const Sample* s : ok) {
-      std::uint64_t done = what.pattern == Pattern::kPubSub ? s->sent : s->round_trips;
+      std::uint64_t done = round_trips ? s->round_trips : s->sent;
       row.count = s == ok.front() ? done : std::min(row.count, done);
+      row.outbox_max_messages = s->outbox_max_messages;
+      row.batch = s->batch;
+      row.window = s->window;
     }
-    if (what.pattern == Pattern::kPubSub) {
+    if (is_throughput(what.pattern)) {
       row.msgs_per_s = spread_over(ok, [](const Sample& s) { return s.msgs_per_s; });
       row.mb_per_s = spread_over(ok, [](const Sample& s) { return s.mb_per_s; });
-      if (what.system == System::kWeft) row.mean_batch = spread_over(ok, [](const Sample& s) { return s.mean_batch; });
-    } else {
+    }
+    if (what.pattern == Pattern::kPubSub && what.system == System::kWeft) {
+      row.mean_batch = spread_over(ok, [](const Sample& s) { return s.mean_batch; });
+    }
+    if (has_latency(what.pattern) && (what.system != System::kZmq || round_trips)) {
       row.p50_us = spread_over(ok, [](const Sample& s) { return s.p50_us; });
       row.p99_us = spread_over(ok, [](const Sample& s) { return s.p99_us; });
       row.p999_us = spread_over(ok, [](const Sample& s) { return s.p999_us; });
     }
-    if (what.system == System::kWeft) {
-      Case raw = what;
-      raw.system = System::kZmq;
+    const bool at_least_once = what.pattern == Pattern::kReliable || what.pattern == Pattern::kQueue;
+    if (at_least_once && what.system == System::kWeft) {
+      row.peak_rss_kib = spread_over(ok, [](const Sample& s) { return static_cast<double>(s.peak_rss_kib); });
+      row.rss_start_kib = spread_over(ok, [](const Sample& s) { return static_cast<double>(s.rss_start_kib); });
+    }
+
+    // The baseline: raw libzmq at the same pattern, transport, size and workers; for replay, the persisted
+    // publish that wrote the stream.
+    std::optional<Case> base;
+    if (what.pattern == Pattern::kReplay) {
+      base = what;
+      base->pattern = Pattern::kPersist;
+    } else if (what.pattern == Pattern::kPersist && what.system == System::kWeft) {
+      // NATS JetStream, when the build has it: its one row per size (tcp, fsync os).
+      base = Case{System::kNats, Pattern::kPersist, Transport::kTcp, what.size, 0, Fsync::kOs, false};
+    } else if (what.system == System::kWeft && what.pattern != Pattern::kPersist && !what.slow) {
+      base = what;
+      base->system = System::kZmq;
+    }
+    if (base) {
       std::vector<double> ratios;
       std::vector<double> p99_ratios;
       for (const Sample* s : ok) {
-        const Sample* base = find_sample(samples, raw, s->repeat);
-        if (base == nullptr) continue;
-        if (what.pattern == Pattern::kPubSub) {
-          if (base->msgs_per_s > 0) ratios.push_back(s->msgs_per_s / base->msgs_per_s);
+        const Sample* other = find_sample(samples, *base, s->repeat);
+        if (other == nullptr) continue;
+        if (!round_trips) {
+          if (other->msgs_per_s > 0) ratios.push_back(s->msgs_per_s / other->msgs_per_s);
         } else {
-          if (base->p50_us > 0) ratios.push_back(s->p50_us / base->p50_us);
-          if (base->p99_us > 0) p99_ratios.push_back(s->p99_us / base->p99_us);
+          if (other->p50_us > 0) ratios.push_back(s->p50_us / other->p50_us);
+          if (other->p99_us > 0) p99_ratios.push_back(s->p99_us / other->p99_us);
         }
       }
       row.ratio = spread_of(std::move(ratios));

@@ -20,10 +20,16 @@ struct Row {
   std::size_t failures = 0;  // repeats that did not
   std::uint64_t lost = 0;    // over every repeat
   std::uint64_t drops = 0;   // over every repeat
-  Spread msgs_per_s, mb_per_s, mean_batch;  // pubsub
-  Spread p50_us, p99_us, p999_us;           // rtt
-  // Weft rows: Weft / raw libzmq in the same repeat (msgs/s for pubsub, p50 for rtt), over the repeats in
-  // which both produced a figure. Empty (count 0) on raw libzmq's rows.
+  Spread msgs_per_s, mb_per_s, mean_batch;             // pubsub
+  Spread p50_us, p99_us, p999_us;                      // rtt, reqrep; reliable and persist (acknowledgement latency)
+  Spread peak_rss_kib, rss_start_kib;                  // Weft reliable and queue: the publisher's memory
+  std::uint64_t outbox_max_messages = 0;               // Weft reliable and queue: the publisher's outbox limit
+  std::uint64_t batch = 0, window = 0;                 // persist: envelopes per append, appends in flight
+  std::uint64_t redelivered = 0, resend_requests = 0;  // Weft reliable and queue: over every repeat
+  // Weft rows: Weft / raw libzmq in the same repeat (msgs/s for pubsub, reliable and queue; p50 for rtt and
+  // reqrep), over the repeats in which both produced a figure. Empty (count 0) on raw libzmq's rows, on the
+  // slow-subscriber run. On replay rows: replay msgs/s / persisted publish msgs/s. On Weft's persist rows:
+  // Weft / NATS JetStream (when measured) at the same size.
   Spread ratio;
   Spread p99_ratio;                 // rtt: the same for p99
   std::vector<std::string> errors;  // one per failed repeat

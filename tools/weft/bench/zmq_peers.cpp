@@ -159,4 +159,74 @@ Status run_zmq_responder(const PeerSpec& spec) {
   return Status::ok();
 }
 
+// PUSH/PULL, the baseline of the work queue: every puller binds, the pusher connects to all of them (so its
+// round robin covers every puller from the first message), sends, then one empty end marker per puller. Each
+// puller stamps its first and last message on the steady clock, which every process of this machine shares:
+// the throughput is all messages over the span from the earliest first to the latest last.
+Status run_zmq_puller(const PeerSpec& spec) {
+  if (Status s = expect_endpoints(spec.bind, 1, "bind"); !s) return s;
+  zmq::context_t context(1);
+  zmq::socket_t socket(context, zmq::socket_type::pull);
+  socket.set(zmq::sockopt::rcvhwm, kHighWaterMark);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, milliseconds(kSetupTimeout + kQuietTimeout));
+  socket.bind(spec.bind.front());
+  ParentLink::say(Report("endpoint").add("ep", socket.get(zmq::sockopt::last_endpoint)).line());
+
+  zmq::message_t message;
+  std::uint64_t received = 0;
+  bool complete = false;
+  BenchClock::time_point first;
+  BenchClock::time_point last;
+  while (socket.recv(message)) {
+    if (message.size() == 0) {  // an end marker (a puller may get none: then its quiet period ends it)
+      complete = true;
+      break;
+    }
+    last = BenchClock::now();
+    if (received++ == 0) {
+      first = last;
+      socket.set(zmq::sockopt::rcvtimeo, milliseconds(kQuietTimeout));
+    }
+  }
+  auto ns = [](BenchClock::time_point t) {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+  };
+  Report result("result");
+  result.add("received", received)
+      .add("first_ns", received > 0 ? ns(first) : std::uint64_t{0})
+      .add("last_ns", received > 0 ? ns(last) : std::uint64_t{0})
+      .add("complete", std::uint64_t{complete ? 1u : 0u});
+  ParentLink::say(result.line());
+  return Status::ok();
+}
+
+Status run_zmq_pusher(const PeerSpec& spec) {
+  if (spec.connect.empty()) return Status::invalid_argument("connect: no puller endpoint");
+  zmq::context_t context(1);
+  zmq::socket_t socket(context, zmq::socket_type::push);
+  socket.set(zmq::sockopt::sndhwm, kHighWaterMark);
+  socket.set(zmq::sockopt::linger, milliseconds(kExitGrace));
+  socket.set(zmq::sockopt::sndtimeo, milliseconds(kSetupTimeout));
+  for (const auto& endpoint : spec.connect) socket.connect(endpoint);
+
+  const std::vector<char> payload(spec.size, 'x');
+  const auto start = BenchClock::now();
+  const auto deadline = start + spec.duration;
+  std::uint64_t sent = 0;
+  while (sent < spec.count) {
+    if ((sent & 0xff) == 0 && BenchClock::now() >= deadline) break;
+    if (!socket.send(zmq::buffer(payload), zmq::send_flags::none)) return Status::timeout("no puller took a message");
+    ++sent;
+  }
+  const auto published = BenchClock::now();
+  for (std::size_t i = 0; i < spec.connect.size(); ++i) {
+    if (!socket.send(zmq::message_t(), zmq::send_flags::none)) return Status::io_error("end marker refused");
+  }
+  ParentLink::say(Report("result").add("sent", sent).add("publish_seconds", seconds_between(start, published)).line());
+  ParentLink::wait_for_release();
+  return Status::ok();
+}
+
 }  // namespace weft::cli::bench

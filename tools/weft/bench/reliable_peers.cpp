@@ -1,0 +1,303 @@
+// Weft's at-least-once side of the bench, through the public API only, as an application would write it.
+//
+// Reliable and queue throughput: the publisher binds, waits until `workers` durable subscribers or queue
+// members have registered with it (NodeStats::consumers), then publishes with Delivery::kAtLeastOnce. Every
+// message's on_complete stamps its acknowledgement: the throughput is acknowledged messages per second from the
+// first publish to the last acknowledgement, the latency is publish() -> on_complete, message by message, with
+// the outbox as full as the publisher keeps it (a figure under load, not an idle round trip).
+//
+// The slow-subscriber run (`slow_us` > 0) publishes for its duration against a subscriber whose handler sleeps,
+// so the outbox fills to its limit and publish() blocks; the figure is the publisher's peak RSS.
+//
+// Request/reply: the requester binds and calls Node::request() in a loop, one in flight; the replier's handler
+// answers each with Node::reply().
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/peers.hpp"
+#include "bench/process.hpp"
+#include "bench/statistics.hpp"
+#include "weft/weft.hpp"
+
+namespace weft::cli::bench {
+
+namespace {
+
+using std::chrono::duration;
+
+constexpr std::chrono::milliseconds kPoll{5};
+
+weft::NodeOptions node_options(const PeerSpec& spec) {
+  weft::NodeOptions options;
+  options.name = "bench-" + std::string(name_of(spec.role));
+  if (spec.spin_us) {
+    options.io_spin = std::chrono::microseconds(*spec.spin_us);
+    options.dispatch_spin = options.io_spin;
+  }
+  if (spec.batch_max_bytes) options.batch_max_bytes = static_cast<std::size_t>(*spec.batch_max_bytes);
+  return options;
+}
+
+Status expect_endpoints(const std::vector<std::string>& endpoints, std::size_t count, std::string_view what) {
+  if (endpoints.size() == count) return Status::ok();
+  return Status::invalid_argument(std::string(what) + ": expected " + std::to_string(count) + " endpoint(s), got " +
+                                  std::to_string(endpoints.size()));
+}
+
+void add_drop_counters(Report& report, const weft::NodeStats& stats) {
+  report.add("dropped_hwm", stats.dropped_hwm)
+      .add("send_errors", stats.send_errors)
+      .add("rejected", stats.rejected)
+      .add("malformed", stats.malformed.total())
+      .add("handler_exceptions", stats.handler_exceptions);
+}
+
+std::size_t live_members(const weft::Node& node) {
+  std::size_t members = 0;
+  for (const auto& consumer : node.stats().consumers) members += consumer.members;
+  return members;
+}
+
+std::uint64_t status_field_kib(std::string_view key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, key.size(), key) != 0 || line.size() <= key.size() || line[key.size()] != ':') continue;
+    return std::strtoull(line.c_str() + key.size() + 1, nullptr, 10);  // "VmHWM:    12345 kB"
+  }
+  return 0;
+}
+
+// What the completions of the reliable publisher record; they run off the I/O thread, on the node's
+// completion thread, while the main thread publishes.
+struct Completions {
+  std::mutex mutex;
+  std::vector<double> latencies_us;  // publish() -> on_complete, acknowledged messages only
+  BenchClock::time_point last{};
+  std::uint64_t acknowledged = 0;
+  std::uint64_t failed = 0;
+  std::string first_failure;
+
+  void complete(const Status& status, BenchClock::time_point published) {
+    const auto now = BenchClock::now();
+    std::lock_guard lock(mutex);
+    if (status) {
+      ++acknowledged;
+      latencies_us.push_back(duration<double, std::micro>(now - published).count());
+      last = now;
+    } else {
+      if (failed++ == 0) first_failure = status.to_string();
+    }
+  }
+  std::uint64_t settled() {
+    std::lock_guard lock(mutex);
+    return acknowledged + failed;
+  }
+};
+
+}  // namespace
+
+std::uint64_t peak_rss_kib() {
+  return status_field_kib("VmHWM");
+}
+
+std::uint64_t current_rss_kib() {
+  return status_field_kib("VmRSS");
+}
+
+Status run_weft_reliable_publisher(const PeerSpec& spec) {
+  if (Status s = expect_endpoints(spec.bind, 1, "bind"); !s) return s;
+  const bool slow = spec.slow_us > 0;
+  weft::NodeOptions options = node_options(spec);
+  options.bind = spec.bind;
+  options.overflow = weft::OverflowPolicy::kBlock;
+  if (spec.outbox_messages > 0) options.outbox.max_messages = spec.outbox_messages;
+  options.outbox.block_timeout = std::chrono::milliseconds(500);  // publish_until() retries until the deadline
+  const std::uint64_t outbox_messages = options.outbox.max_messages;
+  const std::uint64_t outbox_bytes = options.outbox.max_bytes;
+  weft::Node node(std::move(options));
+  ParentLink::say(Report("endpoint").add("ep", node.endpoints().front()).line());
+
+  const auto setup_deadline = BenchClock::now() + kSetupTimeout;
+  while (live_members(node) < spec.workers) {
+    if (BenchClock::now() >= setup_deadline) {
+      return Status::timeout(std::to_string(live_members(node)) + " of " + std::to_string(spec.workers) +
+                             " durable subscriber(s) or queue member(s) registered in time");
+    }
+    std::this_thread::sleep_for(kPoll);
+  }
+  const std::uint64_t rss_start = current_rss_kib();
+
+  auto completions = std::make_shared<Completions>();
+  completions->latencies_us.reserve(std::min<std::uint64_t>(spec.count, 1u << 20));
+  const std::vector<std::byte> payload(spec.size, std::byte{'x'});
+  const auto start = BenchClock::now();
+  const auto deadline = start + spec.duration;
+  std::uint64_t sent = 0;
+  std::uint64_t waits = 0;
+  bool cut_short = false;
+  while (sent < spec.count && !cut_short) {
+    if ((sent & 0xff) == 0 && BenchClock::now() >= deadline) break;
+    weft::PublishOptions publish;
+    publish.delivery = weft::Delivery::kAtLeastOnce;
+    const auto published = BenchClock::now();
+    publish.on_complete = [completions, published](const Status& status) { completions->complete(status, published); };
+    while (true) {
+      Status status = node.publish(kReliableSubject, payload, {}, publish);
+      if (status) break;
+      if (status.code() != weft::ErrorCode::kTimeout)
+        return status.with_context("publishing message " + std::to_string(sent));
+      ++waits;  // the outbox stayed full for block_timeout
+      if (BenchClock::now() >= deadline) {
+        cut_short = true;
+        break;
+      }
+    }
+    if (!cut_short) ++sent;
+  }
+  const auto published_all = BenchClock::now();
+  if (!slow) {
+    // Every message settles within its timeout; the run waits for that within its own bounds.
+    const auto settle_deadline = published_all + kSetupTimeout + kQuietTimeout;
+    (void)node.wait_for_acknowledgements(kSetupTimeout);
+    while (completions->settled() < sent && BenchClock::now() < settle_deadline) std::this_thread::sleep_for(kPoll);
+  }
+  weft::NodeStats stats = node.stats();
+  Report result("result");
+  {
+    std::lock_guard lock(completions->mutex);
+    Percentiles p = percentiles(completions->latencies_us);
+    const double seconds = completions->acknowledged > 0 ? duration<double>(completions->last - start).count() : 0.0;
+    result.add("sent", sent)
+        .add("acknowledged", completions->acknowledged)
+        .add("failed", completions->failed)
+        .add("seconds", seconds)
+        .add("publish_seconds", duration<double>(published_all - start).count())
+        .add("publish_waits", waits)
+        .add("p50_us", p.p50)
+        .add("p99_us", p.p99)
+        .add("p999_us", p.p999)
+        .add("redelivered", stats.reliable.redelivered)
+        .add("outbox_max_messages", outbox_messages)
+        .add("outbox_max_bytes", outbox_bytes)
+        .add("rss_start_kib", rss_start)
+        .add("peak_rss_kib", peak_rss_kib());
+    if (!completions->first_failure.empty()) {
+      std::string why = completions->first_failure;
+      for (char& c : why) {
+        if (c == ' ' || c == '=') c = '_';
+      }
+      result.add("first_failure", why);
+    }
+  }
+  add_drop_counters(result, stats);
+  ParentLink::say(result.line());
+  ParentLink::wait_for_release();
+  node.close();  // whatever is still in the outbox (the slow run) fails now, without waiting for its timeout
+  return Status::ok();
+}
+
+Status run_weft_durable_subscriber(const PeerSpec& spec) {
+  if (Status s = expect_endpoints(spec.connect, 1, "connect"); !s) return s;
+  weft::NodeOptions options = node_options(spec);
+  options.connect = spec.connect;
+  weft::Node node(std::move(options));
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<bool> stopping{false};
+  const auto sleep = std::chrono::microseconds(spec.slow_us);
+  auto handler = [&](const weft::Message&) {
+    received.fetch_add(1, std::memory_order_relaxed);
+    if (sleep.count() > 0 && !stopping.load(std::memory_order_relaxed)) std::this_thread::sleep_for(sleep);
+  };
+  weft::SubscribeOptions subscribe;
+  if (spec.queue) {
+    subscribe.queue = std::string(kConsumerName);
+  } else {
+    subscribe.durable = std::string(kConsumerName);
+  }
+  auto subscription = node.subscribe(kReliableSubject, handler, subscribe);
+  if (!subscription) return subscription.status().with_context("subscribing");
+  ParentLink::wait_for_release();
+  stopping.store(true, std::memory_order_relaxed);  // a slow handler's backlog goes quickly now
+  subscription->unsubscribe();
+  weft::NodeStats stats = node.stats();
+  Report result("result");
+  result.add("received", received.load())
+      .add("duplicates", stats.reliable.duplicates)
+      .add("acks_sent", stats.reliable.acks_sent)
+      .add("resend_requests", stats.reliable.resend_requests);
+  add_drop_counters(result, stats);
+  ParentLink::say(result.line());
+  return Status::ok();
+}
+
+Status run_weft_request(const PeerSpec& spec) {
+  if (Status s = expect_endpoints(spec.bind, 1, "bind"); !s) return s;
+  weft::NodeOptions options = node_options(spec);
+  options.bind = spec.bind;
+  weft::Node node(std::move(options));
+  ParentLink::say(Report("endpoint").add("ep", node.endpoints().front()).line());
+  if (Status s = node.wait_for_subscribers(kRequestSubject, 1, kSetupTimeout); !s) {
+    return s.with_context("waiting for the replier");
+  }
+  const std::vector<std::byte> payload(spec.size, std::byte{'x'});
+  std::vector<double> samples_us;
+  samples_us.reserve(spec.count);
+  auto deadline = BenchClock::time_point::max();  // the duration counts from the first reply
+  for (std::uint64_t i = 0; samples_us.size() < spec.count; ++i) {
+    const auto start = BenchClock::now();
+    if (start >= deadline) break;
+    auto reply = node.request(kRequestSubject, payload, kQuietTimeout);
+    if (!reply) return reply.status().with_context("request " + std::to_string(i));
+    const auto end = BenchClock::now();
+    if (i >= spec.warmup) samples_us.push_back(duration<double, std::micro>(end - start).count());
+    if (i == 0) deadline = end + spec.duration;
+  }
+  Percentiles p = percentiles(samples_us);
+  weft::NodeStats stats = node.stats();
+  Report result("result");
+  result.add("round_trips", std::uint64_t{samples_us.size()})
+      .add("p50_us", p.p50)
+      .add("p99_us", p.p99)
+      .add("p999_us", p.p999)
+      .add("mean_us", p.mean)
+      .add("max_us", p.max);
+  add_drop_counters(result, stats);
+  ParentLink::say(result.line());
+  return Status::ok();
+}
+
+Status run_weft_replier(const PeerSpec& spec) {
+  if (Status s = expect_endpoints(spec.connect, 1, "connect"); !s) return s;
+  weft::NodeOptions options = node_options(spec);
+  options.connect = spec.connect;
+  weft::Node node(std::move(options));
+  std::atomic<std::uint64_t> replies{0};
+  std::atomic<std::uint64_t> failures{0};
+  auto subscription = node.subscribe(kRequestSubject, [&](const weft::Message& m) {
+    if (node.reply(m, m.payload())) {
+      replies.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      failures.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  if (!subscription) return subscription.status().with_context("subscribing");
+  ParentLink::wait_for_release();
+  subscription->unsubscribe();
+  weft::NodeStats stats = node.stats();
+  Report result("result");
+  result.add("replies", replies.load()).add("reply_failures", failures.load());
+  add_drop_counters(result, stats);
+  ParentLink::say(result.line());
+  return Status::ok();
+}
+
+}  // namespace weft::cli::bench
