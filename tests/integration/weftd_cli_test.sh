@@ -49,6 +49,7 @@ stop_weftd() {
   wait_until is_gone "$WEFTD_PID" || fail "weftd did not exit within ${DEADLINE_S} s of SIGTERM"
   local status=0
   wait "$WEFTD_PID" || status=$?
+  untrack "$WEFTD_PID"
   [[ $status -eq 0 ]] || fail "weftd exited $status after SIGTERM, expected 0"
 }
 

@@ -40,6 +40,7 @@ stop() {
   kill -TERM "$1"
   wait_until is_gone "$1" || fail "process $1 did not exit within ${DEADLINE_S} s of SIGTERM"
   wait "$1" 2>/dev/null || true  # weftd under strace is strace's child, not ours
+  untrack "$1"
 }
 
 cat >"$WORK/weftd.conf" <<EOF
@@ -94,6 +95,7 @@ run good2 "$WEFT" stream pub good.x 'still fine'
 stop "$weftd_pid"
 wait_until is_gone "$tracer" || fail "strace did not exit after weftd"
 wait "$tracer" || true
+untrack "$tracer"
 
 # 3. A restart without the fault recovers the stream: what was acknowledged is there, and it takes appends.
 "$WEFTD" "${WEFTD_ARGS[@]}" 2>"$WORK/weftd3.err" &
