@@ -140,8 +140,7 @@ test_expiry_restart() {
   wait_until has_line watch.out '"event":"joined".*"name":"the-pub"' || fail "no joined event for the-pub"
   local t0
   t0=$(now_ms)
-  kill -9 "$pub1"
-  finish "$pub1" pub1
+  kill_now "$pub1"
   wait_until has_line watch.out '"event":"left","reason":"expired".*"name":"the-pub"' || fail "the-pub did not expire"
   echo "time: killed publisher expired after $(($(now_ms) - t0)) ms (beacon interval 100 ms, expiry 3.5 intervals)"
   t0=$(now_ms)

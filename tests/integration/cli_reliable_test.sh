@@ -154,8 +154,7 @@ test_queue_kill() {
     workers+=("$PID")
   done
   wait_until has_lines 200 "$WORK/w1.out" || fail "member 1 handled fewer than 200"
-  kill -9 "${workers[0]}"
-  finish "${workers[0]}" w1
+  kill_now "${workers[0]}"
   finish "$pub" pub
   expect_status 0 pub
   for w in "${workers[@]:1}"; do kill "$w"; done
@@ -212,8 +211,7 @@ test_durable_restart() {
   endpoint_of pub
   start s1 sub --connect "$ENDPOINT" --durable ledger --ack-wait 1 --raw 'ledger.>'
   wait_until has_lines 300 "$WORK/s1.out" || fail "the first subscriber printed fewer than 300"
-  kill -9 "$PID"
-  finish "$PID" s1
+  kill_now "$PID"
   local at_kill
   at_kill=$(lines_in "$WORK/s1.out")
   # The subscriber stays down while the publisher goes on (an outage of about 1 s, not a synchronisation).
@@ -242,8 +240,7 @@ test_stream_kill() {
   endpoint_of pub
   start s1 sub --connect "$ENDPOINT" --durable stream --ack-wait 1 --raw 'stream.>'
   wait_until has_lines $((count / 3)) "$WORK/s1.out" || fail "the first subscriber printed fewer than $((count / 3))"
-  kill -9 "$PID"
-  finish "$PID" s1
+  kill_now "$PID"
   local at_kill
   at_kill=$(lines_in "$WORK/s1.out")
   ((at_kill < count)) || fail "the stream was over before the kill"
@@ -270,11 +267,9 @@ test_persist_restart() {
     --wait "$DEADLINE_S" --timeout 30 keep.x
   local p1=$PID
   wait_until has_lines 200 "$WORK/s1.out" || fail "the first subscriber printed fewer than 200"
-  kill -9 "$s1"
-  finish "$s1" s1
+  kill_now "$s1"
   pause 1  # the publisher goes on alone for a while, its outbox growing (not a synchronisation)
-  kill -9 "$p1"
-  finish "$p1" p1
+  kill_now "$p1"
   start s2 sub --bind 'tcp://127.0.0.1:*' --durable keep --raw 'keep.>'
   local s2=$PID
   endpoint_of s2

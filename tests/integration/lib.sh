@@ -41,6 +41,7 @@
 #   is_gone PID               true once the process has exited
 #   finish PID NAME [SECONDS] waits up to SECONDS (DEADLINE_S) for PID to exit (fails naming NAME if it does
 #                             not), reaps it quietly and untracks it; sets STATUS
+#   kill_now PID              SIGKILLs PID, reaps it quietly (bash would announce the kill) and untracks it
 #   expect_status WANT NAME   fails unless STATUS is WANT
 #   has_line FILE PATTERN     grep -q PATTERN in WORK/FILE (false while it does not exist)
 #   has_listening_line NAME   NAME.err has a "listening on" line
@@ -147,6 +148,11 @@ finish() {
   done
   STATUS=0
   wait "$1" 2>/dev/null || STATUS=$?  # quiet: bash would announce a process killed with a signal
+  untrack "$1"
+}
+
+kill_now() {
+  { kill -9 "$1" && wait "$1"; } 2>/dev/null || true
   untrack "$1"
 }
 
