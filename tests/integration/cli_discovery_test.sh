@@ -14,33 +14,10 @@ shift
 readonly WEFT
 readonly DEADLINE_S=15
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-disc-test.XXXXXX")
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do { kill -9 "$pid" && wait "$pid"; } 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  local f
-  for f in "$WORK"/*.out "$WORK"/*.err; do
-    [[ -s $f ]] && { echo "--- ${f##*/}" >&2; head -c 2000 "$f" >&2; echo >&2; }
-  done
-  exit 1
-}
-
-wait_until() {
-  local deadline=$((SECONDS + DEADLINE_S))
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
-
-now_ms() { date +%s%3N; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+FAIL_FROM="head"
+make_work weft-disc-test
 
 # A free UDP port (the kernel's pick, released at once) and a multicast check on loopback.
 free_udp_port() {
@@ -64,20 +41,12 @@ PORT=$(free_udp_port)
 # The flags every process of a case shares: its own cluster and port, loopback only, fast beacons.
 disc() { echo --cluster "$CLUSTER" --discovery-port "$PORT" --interface 127.0.0.1 --beacon-interval 0.1; }
 
-start() {  # start NAME ARGS...: weft ARGS in the background; sets PID
-  local name=$1
-  shift
-  "$WEFT" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  PID=$!
-  PIDS+=("$PID")
+# Each case ends the processes it started (SIGTERM): the next one must not meet them.
+case_teardown() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  PIDS=()
 }
-is_gone() { ! kill -0 "$1" 2>/dev/null; }
-finish() {  # finish PID NAME: waits for it to exit; sets STATUS
-  wait_until is_gone "$1" || fail "$2 did not exit within ${DEADLINE_S} s"
-  wait "$1"
-  STATUS=$?
-}
-has_line() { grep -qs -- "$2" "$WORK/$1"; }
 
 test_help() {
   "$WEFT" peers --help >"$WORK/help.out" || fail "peers --help exited $?"
@@ -171,7 +140,7 @@ test_expiry_restart() {
   wait_until has_line watch.out '"event":"joined".*"name":"the-pub"' || fail "no joined event for the-pub"
   local t0
   t0=$(now_ms)
-  { kill -9 "$pub1" && wait "$pub1"; } 2>/dev/null  # wait: so that bash does not report the kill
+  kill_now "$pub1"
   wait_until has_line watch.out '"event":"left","reason":"expired".*"name":"the-pub"' || fail "the-pub did not expire"
   echo "time: killed publisher expired after $(($(now_ms) - t0)) ms (beacon interval 100 ms, expiry 3.5 intervals)"
   t0=$(now_ms)
@@ -182,18 +151,6 @@ test_expiry_restart() {
 }
 
 ALL_CASES=(help usage_errors pubsub peers expiry_restart)
-CASES=("$@")
-((${#CASES[@]} > 0)) || CASES=("${ALL_CASES[@]}")
 [[ -x $WEFT ]] || { echo "not an executable: $WEFT" >&2; exit 1; }
-if ! multicast_on_loopback 2>/dev/null; then
-  echo "SKIP: multicast does not loop back on 127.0.0.1 here"
-  exit 77
-fi
-for name in "${CASES[@]}"; do
-  declare -F "test_$name" >/dev/null || { echo "no such case: $name" >&2; exit 1; }
-  rm -f "$WORK"/*.out "$WORK"/*.err
-  "test_$name"
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  PIDS=()
-  echo "PASS: $name"
-done
+multicast_on_loopback 2>/dev/null || skip "multicast does not loop back on 127.0.0.1 here"
+run_cases "$@"

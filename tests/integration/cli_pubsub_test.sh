@@ -14,61 +14,10 @@ readonly WEFT
 # Generous for a loaded CI machine; a passing case takes well under a second.
 readonly DEADLINE_S=15
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-cli-test.XXXXXX")
-PIDS=()
-
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  local f
-  for f in "$WORK"/*.out "$WORK"/*.err; do
-    [[ -s $f ]] && { echo "--- ${f##*/}" >&2; head -c 2000 "$f" >&2; echo >&2; }
-  done
-  exit 1
-}
-
-# wait_until CONDITION...: runs the command until it succeeds or DEADLINE_S passes.
-wait_until() {
-  local deadline=$((SECONDS + DEADLINE_S))
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
-
-# start NAME ARGS...: runs `weft ARGS` in the background, stdout to NAME.out and stderr to NAME.err; sets PID.
-start() {
-  local name=$1
-  shift
-  "$WEFT" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  PID=$!
-  PIDS+=("$PID")
-}
-
-# endpoint_of NAME: the first endpoint NAME printed as "listening on ...", once it has (sets ENDPOINT).
-has_listening_line() { grep -qs '^listening on ' "$WORK/$1.err"; }
-endpoint_of() {
-  wait_until has_listening_line "$1" || fail "$1 printed no 'listening on' line"
-  ENDPOINT=$(sed -n 's/^listening on //p' "$WORK/$1.err" | head -n 1)
-}
-
-# finish PID NAME: waits (with the deadline) for the process to exit; sets STATUS.
-is_gone() { ! kill -0 "$1" 2>/dev/null; }
-finish() {
-  wait_until is_gone "$1" || fail "$2 did not exit within ${DEADLINE_S} s"
-  wait "$1"
-  STATUS=$?
-}
-
-expect_status() {  # expect_status WANT NAME
-  [[ $STATUS -eq $1 ]] || fail "$2 exited $STATUS, expected $1"
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+FAIL_FROM="head"
+make_work weft-cli-test
 
 # A subscriber listening on a wildcard tcp port, and a publisher that connects to the port it printed.
 test_tcp_sub_bind() {
@@ -285,12 +234,5 @@ test_usage_errors() {
 
 ALL_CASES=(help usage_errors tcp_sub_bind ipc_pub_bind count json_headers stdin_lines size_rate human_binary
            timeout signals)
-CASES=("$@")
-((${#CASES[@]} > 0)) || CASES=("${ALL_CASES[@]}")
 [[ -x $WEFT ]] || { echo "not an executable: $WEFT" >&2; exit 1; }
-for name in "${CASES[@]}"; do
-  declare -F "test_$name" >/dev/null || { echo "no such case: $name" >&2; exit 1; }
-  rm -f "$WORK"/*.out "$WORK"/*.err
-  "test_$name"
-  echo "PASS: $name"
-done
+run_cases "$@"

@@ -16,45 +16,16 @@ shift
 readonly WEFT
 readonly DEADLINE_S=15
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-reliable-test.XXXXXX")
-PIDS=()
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+FAIL_FILES=("*.err" "*.json")
+make_work weft-reliable-test
+NESTED=  # the netfault case's run of this script in a namespace of its own
 
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    { kill -9 "$pid" && wait "$pid"; } 2>/dev/null
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM  # a timeout (ctest) kills only what this script started, through the EXIT trap
-trap 'exit 130' INT
+# A timeout ends that run through its own TERM trap, so its processes go too.
+on_cleanup() { [[ -z $NESTED ]] || { kill -TERM "$NESTED" && wait "$NESTED"; } 2>/dev/null; }
 
-fail() {
-  echo "FAIL: $*" >&2
-  local f
-  for f in "$WORK"/*.err "$WORK"/*.json; do
-    [[ -s $f ]] && { echo "--- ${f##*/}" >&2; tail -c 2000 "$f" >&2; echo >&2; }
-  done
-  exit 1
-}
-
-wait_until() {
-  local deadline=$((SECONDS + DEADLINE_S))
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
-
-# start NAME ARGS...: runs `weft ARGS` in the background, stdout to NAME.out, stderr to NAME.err; sets PID.
-start() {
-  local name=$1
-  shift
-  "$WEFT" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  PID=$!
-  PIDS+=("$PID")
-}
+case_setup() { rm -rf "$WORK"/*.out "$WORK"/*.err "$WORK"/*.json "$WORK/data"; }
 
 # start_pub NAME INPUT ARGS...: `weft pub ARGS` reading INPUT (one message per line), result JSON in NAME.json.
 start_pub() {
@@ -62,49 +33,8 @@ start_pub() {
   shift 2
   "$WEFT" pub "$@" <"$input" >"$WORK/$name.json" 2>"$WORK/$name.err" &
   PID=$!
-  PIDS+=("$PID")
+  track "$PID"
 }
-
-has_listening_line() { grep -qs '^listening on ' "$WORK/$1.err"; }
-endpoint_of() {
-  wait_until has_listening_line "$1" || fail "$1 printed no 'listening on' line"
-  ENDPOINT=$(sed -n 's/^listening on //p' "$WORK/$1.err" | head -n 1)
-}
-
-is_gone() { ! kill -0 "$1" 2>/dev/null; }
-# finish PID NAME [SECONDS]: waits up to SECONDS (default DEADLINE_S) for the process to exit; sets STATUS.
-finish() {
-  local limit=${3:-$DEADLINE_S}
-  local deadline=$((SECONDS + limit))
-  until is_gone "$1"; do
-    ((SECONDS < deadline)) || fail "$2 did not exit within $limit s"
-    sleep 0.05
-  done
-  wait "$1" 2>/dev/null  # quiet: bash would announce a process this script killed with SIGKILL
-  STATUS=$?
-}
-expect_status() { [[ $STATUS -eq $1 ]] || fail "$2 exited $STATUS, expected $1"; }
-
-lines_in() { cat "$@" 2>/dev/null | wc -l; }
-has_lines() { local want=$1; shift; (($(lines_in "$@") >= want)); }
-
-# check_delivery NAME SENT FILES...: prints the figures and fails unless every message 1..SENT arrived.
-check_delivery() {
-  local name=$1 sent=$2
-  shift 2
-  local received unique duplicates lost
-  received=$(cat "$@" | wc -l)
-  unique=$(cat "$@" | sort -u | wc -l)
-  duplicates=$((received - unique))
-  lost=$(comm -23 <(seq 1 "$sent" | sort) <(cat "$@" | sort -u) | wc -l)
-  echo "$name: sent=$sent received=$received unique=$unique duplicates=$duplicates lost=$lost"
-  ((lost == 0)) || fail "$name lost $lost message(s)"
-  ((unique == sent)) || fail "$name: $unique unique, expected $sent (something unexpected arrived)"
-  DUPLICATES=$duplicates
-}
-
-# json_field FILE KEY: a number from pub's --json result line.
-json_field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])[sys.argv[2]])' "$1" "$2"; }
 
 test_help() {
   local verb
@@ -224,8 +154,7 @@ test_queue_kill() {
     workers+=("$PID")
   done
   wait_until has_lines 200 "$WORK/w1.out" || fail "member 1 handled fewer than 200"
-  kill -9 "${workers[0]}"
-  finish "${workers[0]}" w1
+  kill_now "${workers[0]}"
   finish "$pub" pub
   expect_status 0 pub
   for w in "${workers[@]:1}"; do kill "$w"; done
@@ -254,7 +183,7 @@ test_queue_stop() {
   kill -STOP "${workers[0]}"
   local at_stop
   at_stop=$(lines_in "$WORK/w1.out")
-  sleep 2  # the length of the stop, past the ack wait: not a synchronisation
+  pause 2  # the length of the stop, past the ack wait: not a synchronisation
   kill -CONT "${workers[0]}"
   finish "$pub" pub
   expect_status 0 pub
@@ -282,12 +211,11 @@ test_durable_restart() {
   endpoint_of pub
   start s1 sub --connect "$ENDPOINT" --durable ledger --ack-wait 1 --raw 'ledger.>'
   wait_until has_lines 300 "$WORK/s1.out" || fail "the first subscriber printed fewer than 300"
-  kill -9 "$PID"
-  finish "$PID" s1
+  kill_now "$PID"
   local at_kill
   at_kill=$(lines_in "$WORK/s1.out")
   # The subscriber stays down while the publisher goes on (an outage of about 1 s, not a synchronisation).
-  sleep 1
+  pause 1
   start s2 sub --connect "$ENDPOINT" --durable ledger --ack-wait 1 --raw 'ledger.>'
   local s2=$PID
   finish "$pub" pub
@@ -312,8 +240,7 @@ test_stream_kill() {
   endpoint_of pub
   start s1 sub --connect "$ENDPOINT" --durable stream --ack-wait 1 --raw 'stream.>'
   wait_until has_lines $((count / 3)) "$WORK/s1.out" || fail "the first subscriber printed fewer than $((count / 3))"
-  kill -9 "$PID"
-  finish "$PID" s1
+  kill_now "$PID"
   local at_kill
   at_kill=$(lines_in "$WORK/s1.out")
   ((at_kill < count)) || fail "the stream was over before the kill"
@@ -340,11 +267,9 @@ test_persist_restart() {
     --wait "$DEADLINE_S" --timeout 30 keep.x
   local p1=$PID
   wait_until has_lines 200 "$WORK/s1.out" || fail "the first subscriber printed fewer than 200"
-  kill -9 "$s1"
-  finish "$s1" s1
-  sleep 1  # the publisher goes on alone for a while, its outbox growing (not a synchronisation)
-  kill -9 "$p1"
-  finish "$p1" p1
+  kill_now "$s1"
+  pause 1  # the publisher goes on alone for a while, its outbox growing (not a synchronisation)
+  kill_now "$p1"
   start s2 sub --bind 'tcp://127.0.0.1:*' --durable keep --raw 'keep.>'
   local s2=$PID
   endpoint_of s2
@@ -425,10 +350,15 @@ test_dlq() {
 test_netfault() {
   if [[ $(id -u) -ne 0 ]] || ! command -v nft >/dev/null || ! command -v unshare >/dev/null ||
     ! command -v ip >/dev/null || ! command -v ss >/dev/null; then
-    echo "SKIP: netfault needs root, nft, unshare, ip and ss"
-    exit 77
+    skip "netfault needs root, nft, unshare, ip and ss"
   fi
-  unshare -n bash "$0" "$WEFT" netfault_in_namespace || fail "the case failed in its namespace"
+  # In the background, so that a TERM for this script ends the wait at once (and on_cleanup passes it on).
+  unshare -n bash "$0" "$WEFT" netfault_in_namespace &
+  NESTED=$!
+  local status=0
+  wait "$NESTED" || status=$?
+  NESTED=
+  ((status == 0)) || fail "the case failed in its namespace"
 }
 
 test_netfault_in_namespace() {
@@ -451,7 +381,7 @@ test_netfault_in_namespace() {
     nft add rule inet weft_fault out tcp sport "{ $ports }" drop || fail "cannot install the nftables rules"
   local at_cut
   at_cut=$(lines_in "$WORK/sub.out")
-  sleep 2  # the length of the cut, not a synchronisation
+  pause 2  # the length of the cut, not a synchronisation
   local during=$(($(lines_in "$WORK/sub.out") - at_cut))
   nft delete table inet weft_fault || fail "cannot remove the nftables rules"
   finish "$pub" pub
@@ -465,12 +395,5 @@ test_netfault_in_namespace() {
 
 ALL_CASES=(help usage_errors durable unacknowledged queue queue_kill queue_stop durable_restart stream_kill
            persist_restart reqreply dlq netfault)
-CASES=("$@")
-((${#CASES[@]} > 0)) || CASES=("${ALL_CASES[@]}")
 [[ -x $WEFT ]] || { echo "not an executable: $WEFT" >&2; exit 1; }
-for name in "${CASES[@]}"; do
-  declare -F "test_$name" >/dev/null || { echo "no such case: $name" >&2; exit 1; }
-  rm -rf "$WORK"/*.out "$WORK"/*.err "$WORK"/*.json "$WORK/data"
-  "test_$name"
-  echo "PASS: $name"
-done
+run_cases "$@"

@@ -18,41 +18,18 @@ readonly WEFT WEFTD STORM
 # Generous for a loaded CI machine; a passing case takes a second or two.
 readonly DEADLINE_S=15
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/weftd-cli-test.XXXXXX")
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+FAIL_BYTES=3000
+PASS_LABEL=ok
+make_work weftd-cli-test
 readonly WORK
 readonly DATA="$WORK/data"
 readonly EP="ipc://$WORK/weftd.sock"
 # Clients find this weftd without --sidecar too.
 export WEFT_SIDECAR="$EP"
-PIDS=()
 WEFTD_PID=
 
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  local f
-  for f in "$WORK"/*.out "$WORK"/*.err; do
-    [[ -s $f ]] && { echo "--- ${f##*/}" >&2; tail -c 3000 "$f" >&2; echo >&2; }
-  done
-  exit 1
-}
-
-# wait_until CONDITION...: runs the command until it succeeds or DEADLINE_S passes.
-wait_until() {
-  local deadline=$((SECONDS + DEADLINE_S))
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
-
-is_gone() { ! kill -0 "$1" 2>/dev/null; }
 is_ready() { grep -qs '^weftd: ready' "$WORK/weftd.err"; }
 answers() { "$WEFT" stream ls --sidecar "$EP" >/dev/null 2>&1; }
 
@@ -72,16 +49,10 @@ stop_weftd() {
   wait_until is_gone "$WEFTD_PID" || fail "weftd did not exit within ${DEADLINE_S} s of SIGTERM"
   local status=0
   wait "$WEFTD_PID" || status=$?
+  untrack "$WEFTD_PID"
   [[ $status -eq 0 ]] || fail "weftd exited $status after SIGTERM, expected 0"
 }
 
-# run NAME CMD...: runs CMD, stdout to NAME.out and stderr to NAME.err; sets STATUS (never fails itself).
-run() {
-  local name=$1
-  shift
-  STATUS=0
-  "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || STATUS=$?
-}
 expect_ok() {  # expect_ok NAME CMD...
   run "$@"
   [[ $STATUS -eq 0 ]] || fail "$1 exited $STATUS, expected 0"
@@ -96,6 +67,8 @@ add_orders() {
 info_field() {
   "$WEFT" stream info "$1" | sed -n "s/^$2: *//p"
 }
+
+case_setup() { rm -rf "$DATA"; }
 
 # --- cases -------------------------------------------------------------------------------------------------
 
@@ -296,7 +269,7 @@ test_damage() {
   grep -q '^recovery:' "$WORK/info.out" && ! grep -q '^recovery: *clean' "$WORK/info.out" ||
     fail "stream info does not report the damage recovery found"
   run replay "$WEFT" sub --stream orders --from first --until-end --json --timeout "$DEADLINE_S"
-  grep -q "\"offset\": *$bad[,}]" "$WORK/replay.out" && fail "the damaged record was served"
+  grep -q "\"offset\": *${bad}[,}]" "$WORK/replay.out" && fail "the damaged record was served"
   stop_weftd
 }
 
@@ -347,11 +320,4 @@ test_malformed() {
 
 ALL_CASES=(help stream_admin publish_replay durable_resume dead_letters sigterm log_tools damage config_file
            malformed)
-CASES=("$@")
-((${#CASES[@]} > 0)) || CASES=("${ALL_CASES[@]}")
-for case in "${CASES[@]}"; do
-  declare -F "test_$case" >/dev/null || fail "no case '$case'"
-  rm -rf "$DATA"
-  "test_$case"
-  echo "ok: $case"
-done
+run_cases "$@"

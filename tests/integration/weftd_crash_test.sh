@@ -19,38 +19,18 @@ KILLS=${4:-${WEFTD_CRASH_KILLS:-20}}
 readonly WEFT WEFTD STORM KILLS
 readonly DEADLINE_S=20
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/weftd-crash-test.XXXXXX")
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+FAIL_FILES=("*.err" "*.out")
+FAIL_BYTES=3000
+POLL_S=0.02
+make_work weftd-crash-test
 readonly WORK
 readonly DATA="$WORK/data"
 readonly EP="ipc://$WORK/weftd.sock"
 readonly ACKED="$WORK/acked.txt"
-PIDS=()
 WEFTD_PID=
 
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  local f
-  for f in "$WORK"/*.err "$WORK"/*.out; do
-    [[ -s $f ]] && { echo "--- ${f##*/}" >&2; tail -c 3000 "$f" >&2; echo >&2; }
-  done
-  exit 1
-}
-
-wait_until() {
-  local deadline=$((SECONDS + DEADLINE_S))
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.02
-  done
-}
-is_gone() { ! kill -0 "$1" 2>/dev/null; }
 answers() { "$WEFT" stream ls --sidecar "$EP" --timeout 1 >/dev/null 2>&1; }
 acked_count() { if [[ -f $ACKED ]]; then wc -l <"$ACKED" | tr -d ' '; else echo 0; fi; }
 acked_at_least() { (($(acked_count) >= $1)) || is_gone "$2"; }
@@ -89,9 +69,11 @@ for ((round = 1; round <= KILLS; round++)); do
   wait_until acked_at_least "$target" "$producer" || fail "round $round: no progress to $target acknowledgements"
   kill -KILL "$WEFTD_PID"
   wait "$WEFTD_PID" 2>/dev/null || true
+  untrack "$WEFTD_PID"
   # The producer sees its requests time out and stops; it never retries, so nothing is appended twice.
   wait_until is_gone "$producer" || fail "round $round: the producer did not stop after weftd died"
   wait "$producer" || fail "round $round: the producer failed"
+  untrack "$producer"
   start_weftd
   check
 done

@@ -24,51 +24,23 @@ if ! strace -f -qq -o /dev/null true 2>/dev/null; then
   exit 77
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/weftd-eio-test.XXXXXX")
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+FAIL_FILES=("*.out" "*.err" "strace.log")
+FAIL_BYTES=3000
+make_work weftd-eio-test
 readonly WORK
 readonly DATA="$WORK/data"
 readonly EP="ipc://$WORK/weftd.sock"
 export WEFT_SIDECAR="$EP"
-PIDS=()
-
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  local f
-  for f in "$WORK"/*.out "$WORK"/*.err "$WORK"/strace.log; do
-    [[ -s $f ]] && { echo "--- ${f##*/}" >&2; tail -c 3000 "$f" >&2; echo >&2; }
-  done
-  exit 1
-}
-
-wait_until() {
-  local deadline=$((SECONDS + DEADLINE_S))
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
-is_gone() { ! kill -0 "$1" 2>/dev/null; }
 answers() { "$WEFT" stream ls --timeout 1 >/dev/null 2>&1; }
-
-run() {
-  local name=$1
-  shift
-  STATUS=0
-  "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || STATUS=$?
-}
 
 # stop PID: SIGTERM and wait for the exit.
 stop() {
   kill -TERM "$1"
   wait_until is_gone "$1" || fail "process $1 did not exit within ${DEADLINE_S} s of SIGTERM"
   wait "$1" 2>/dev/null || true  # weftd under strace is strace's child, not ours
+  untrack "$1"
 }
 
 cat >"$WORK/weftd.conf" <<EOF
@@ -123,6 +95,7 @@ run good2 "$WEFT" stream pub good.x 'still fine'
 stop "$weftd_pid"
 wait_until is_gone "$tracer" || fail "strace did not exit after weftd"
 wait "$tracer" || true
+untrack "$tracer"
 
 # 3. A restart without the fault recovers the stream: what was acknowledged is there, and it takes appends.
 "$WEFTD" "${WEFTD_ARGS[@]}" 2>"$WORK/weftd3.err" &

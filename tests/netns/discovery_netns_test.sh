@@ -18,7 +18,8 @@ readonly WEFT
 readonly DEADLINE_S=15
 readonly INTERVAL=0.2  # beacon interval, seconds: expiry after 3.5 of them
 
-skip() { echo "SKIP: $*"; exit 77; }
+# shellcheck source=../integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 [[ $(id -u) -eq 0 ]] || skip "not root"
 command -v ip >/dev/null || skip "no ip command"
 [[ -x $WEFT ]] || { echo "not an executable: $WEFT" >&2; exit 1; }
@@ -27,35 +28,12 @@ readonly TAG="wd$$"                      # every name carries the test's PID
 readonly SW="${TAG}sw"                   # the namespace that holds the bridge
 readonly HOSTS=(a b c d)  # d has no multicast route: it joins through a seed
 readonly NET="10.$((200 + $$ % 50)).$(($$ / 50 % 250))"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-netns.XXXXXX")
-PIDS=()
-
-cleanup() {
-  local pid h
-  for pid in "${PIDS[@]}"; do { kill -9 "$pid" && wait "$pid"; } 2>/dev/null; done
+make_work weft-netns
+on_cleanup() {
+  local h
   for h in "${HOSTS[@]}"; do ip netns del "${TAG}$h" 2>/dev/null; done
   ip netns del "$SW" 2>/dev/null
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  local f
-  for f in "$WORK"/*.out "$WORK"/*.err; do
-    [[ -s $f ]] && { echo "--- ${f##*/}" >&2; tail -c 2000 "$f" >&2; echo >&2; }
-  done
-  exit 1
-}
-wait_until() {
-  local deadline=$((SECONDS + DEADLINE_S))
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
-now_ms() { date +%s%3N; }
-has_line() { grep -qs -- "$2" "$WORK/$1"; }
 
 # The network: a bridge in $SW, and per host a namespace with eth0 (a veth to the bridge) at $NET.N/24.
 ip netns add "$SW" 2>/dev/null || skip "cannot create network namespaces"
@@ -77,18 +55,16 @@ done
 
 CLUSTER="netns-$$"
 disc=(--cluster "$CLUSTER" --interface eth0 --beacon-interval "$INTERVAL")
-start() {  # start NAME HOST ARGS...: weft ARGS in the host's namespace, in the background
+start_on() {  # start_on NAME HOST ARGS...: weft ARGS in the host's namespace, in the background; sets PID
   local name=$1 host=$2
   shift 2
-  ip netns exec "${TAG}$host" "$WEFT" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  PID=$!
-  PIDS+=("$PID")
+  spawn "$name" ip netns exec "${TAG}$host" "$WEFT" "$@"
 }
 
 # 1. Two hosts, no endpoint: convergence and delivery.
 t0=$(now_ms)
-start sub a sub "${disc[@]}" --raw 'n.>'
-start pub b pub "${disc[@]}" --name pub-b --wait "$DEADLINE_S" --rate 10 --count 100000 n.x from-b
+start_on sub a sub "${disc[@]}" --raw 'n.>'
+start_on pub b pub "${disc[@]}" --name pub-b --wait "$DEADLINE_S" --rate 10 --count 100000 n.x from-b
 PUB=$PID
 wait_until has_line sub.out '^from-b$' || fail "A did not receive B's messages"
 echo "time: sub on A and pub on B started to first message delivered: $(($(now_ms) - t0)) ms"
@@ -107,7 +83,7 @@ echo "time: D, seed only, saw A and B after $(($(now_ms) - t0)) ms"
 grep -q "\"connected\":\"tcp://$NET.2:" "$WORK/seeded.out" || fail "D does not reach B at $NET.2"
 
 # 3. Cut B's link: A expires it; restore it: B is back and its messages flow again.
-start watch a peers "${disc[@]}" --watch --json
+start_on watch a peers "${disc[@]}" --watch --json
 wait_until has_line watch.out '"event":"joined".*"name":"pub-b"' || fail "A's watcher did not see B join"
 t0=$(now_ms)
 ip -n "$SW" link set port-b down
@@ -125,13 +101,13 @@ echo "time: B's link restored to messages flowing again: $(($(now_ms) - t0)) ms"
 
 # 4. B's publisher killed with SIGKILL and started again (a new node id and incarnation): expired, re-admitted,
 #    and its messages reach A.
-{ kill -9 "$PUB" && wait "$PUB"; } 2>/dev/null
+kill_now "$PUB"
 t0=$(now_ms)
 expired_twice() { [[ $(grep -c '"event":"left","reason":"expired".*"name":"pub-b"' "$WORK/watch.out") -ge 2 ]]; }
 wait_until expired_twice || fail "the killed publisher did not expire on A"
 echo "time: B's publisher killed to expired on A: $(($(now_ms) - t0)) ms"
 t0=$(now_ms)
-start pub2 b pub "${disc[@]}" --name pub-b --wait "$DEADLINE_S" --rate 10 --count 100000 n.x again-b
+start_on pub2 b pub "${disc[@]}" --name pub-b --wait "$DEADLINE_S" --rate 10 --count 100000 n.x again-b
 wait_until has_line sub.out '^again-b$' || fail "A did not receive the restarted publisher's messages"
 echo "time: B's publisher restarted to its first message on A: $(($(now_ms) - t0)) ms"
 echo "PASS: discovery across network namespaces"

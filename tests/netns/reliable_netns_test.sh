@@ -10,7 +10,7 @@
 #
 # Each case prints sent, received, unique, duplicates and lost, and fails unless lost = 0 (duplicates are
 # allowed: at least once). Needs root, `ip netns` and nftables; exits 77 (skipped) without them. Every wait is a
-# deadline loop on a condition; the only sleeps are the fault windows themselves. Names carry the PID, so
+# deadline loop on a condition; the only pauses are the fault windows themselves. Names carry the PID, so
 # parallel runs do not collide; the trap removes the namespaces and kills only the processes started here.
 set -u -o pipefail
 
@@ -19,7 +19,9 @@ CASE=${2:?usage: reliable_netns_test.sh WEFT_BINARY CASE}
 readonly WEFT CASE
 readonly DEADLINE_S=15
 
-skip() { echo "SKIP: $*"; exit 77; }
+# shellcheck source=../integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+FAIL_FILES=("*.err" "pub.out")
 [[ $(id -u) -eq 0 ]] || skip "needs root (it creates network namespaces and nftables rules)"
 command -v ip >/dev/null || skip "no ip command (iproute2)"
 command -v nft >/dev/null || skip "no nft command (nftables)"
@@ -29,88 +31,19 @@ readonly TAG="wr$$"          # every name carries the test's PID
 readonly NS_PUB="${TAG}pub"  # the publisher's host
 readonly NS_SUB="${TAG}sub"  # the subscriber's host, where the faults are made
 readonly NET="10.$((150 + $$ % 50)).$(($$ / 50 % 250))"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-reliable-netns.XXXXXX")
-PIDS=()
-
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do { kill -9 "$pid" && wait "$pid"; } 2>/dev/null; done
+make_work weft-reliable-netns
+on_cleanup() {
   ip netns del "$NS_PUB" 2>/dev/null
   ip netns del "$NS_SUB" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-# A timeout (ctest) or Ctrl-C ends the script through its EXIT trap, so the namespaces go too.
-trap 'exit 143' TERM
-trap 'exit 130' INT
-
-fail() {
-  echo "FAIL: $*" >&2
-  local f
-  for f in "$WORK"/*.err "$WORK"/pub.out; do
-    [[ -s $f ]] && { echo "--- ${f##*/}" >&2; tail -c 2000 "$f" >&2; echo >&2; }
-  done
-  exit 1
 }
 
-wait_until() {
-  local deadline=$((SECONDS + DEADLINE_S))
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
-
-# start NAME NAMESPACE ARGS...: `weft ARGS` in NAMESPACE in the background (`ip netns exec` execs it, so PID is
-# weft's own), stdin from NAME.in if present, stdout to NAME.out, stderr to NAME.err; sets PID.
-start() {
+# start_in NAME NAMESPACE ARGS...: `weft ARGS` in NAMESPACE in the background (`ip netns exec` execs it, so PID
+# is weft's own), stdin from NAME.in if present, stdout to NAME.out, stderr to NAME.err; sets PID.
+start_in() {
   local name=$1 ns=$2
   shift 2
-  local input=/dev/null
-  [[ -f $WORK/$name.in ]] && input=$WORK/$name.in
-  ip netns exec "$ns" "$WEFT" "$@" <"$input" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  PID=$!
-  PIDS+=("$PID")
+  spawn "$name" ip netns exec "$ns" "$WEFT" "$@"
 }
-
-has_listening_line() { grep -qs '^listening on ' "$WORK/$1.err"; }
-endpoint_of() {
-  wait_until has_listening_line "$1" || fail "$1 printed no 'listening on' line"
-  ENDPOINT=$(sed -n 's/^listening on //p' "$WORK/$1.err" | head -n 1)
-}
-
-is_gone() { ! kill -0 "$1" 2>/dev/null; }
-# finish PID NAME [SECONDS]: waits for the process to exit; sets STATUS.
-finish() {
-  local deadline=$((SECONDS + ${3:-DEADLINE_S}))
-  until is_gone "$1"; do
-    ((SECONDS < deadline)) || fail "$2 did not exit within ${3:-DEADLINE_S} s"
-    sleep 0.05
-  done
-  wait "$1" 2>/dev/null
-  STATUS=$?
-}
-expect_status() { [[ $STATUS -eq $1 ]] || fail "$2 exited $STATUS, expected $1"; }
-
-lines_in() { cat "$@" 2>/dev/null | wc -l; }
-has_lines() { local want=$1; shift; (($(lines_in "$@") >= want)); }
-
-# check_delivery NAME SENT FILES...: prints the figures and fails unless every message 1..SENT arrived.
-check_delivery() {
-  local name=$1 sent=$2
-  shift 2
-  local received unique duplicates lost
-  received=$(cat "$@" | wc -l)
-  unique=$(cat "$@" | sort -u | wc -l)
-  duplicates=$((received - unique))
-  lost=$(comm -23 <(seq 1 "$sent" | sort) <(cat "$@" | sort -u) | wc -l)
-  echo "$name: sent=$sent received=$received unique=$unique duplicates=$duplicates lost=$lost"
-  ((lost == 0)) || fail "$name lost $lost message(s)"
-  ((unique == sent)) || fail "$name: $unique unique, expected $sent (something unexpected arrived)"
-}
-
-# json_field FILE KEY: a number from pub's --json result line.
-json_field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])[sys.argv[2]])' "$1" "$2"; }
 
 # The two hosts: eth0 in each, the ends of one veth pair, at $NET.1 (publisher) and $NET.2 (subscriber).
 make_hosts() {
@@ -154,11 +87,11 @@ dropped_packets() {  # the packets the fault rules dropped so far, both ways
 start_stream() {
   local name=$1 count=$2 rate=$3 timeout=$4
   seq 1 "$count" >"$WORK/pub.in"
-  start pub "$NS_PUB" pub --bind "tcp://$NET.1:*" --reliable --json --wait "$DEADLINE_S" --timeout "$timeout" \
+  start_in pub "$NS_PUB" pub --bind "tcp://$NET.1:*" --reliable --json --wait "$DEADLINE_S" --timeout "$timeout" \
     --rate "$rate" "net.$name"
   PUB=$PID
   endpoint_of pub
-  start sub "$NS_SUB" sub --connect "$ENDPOINT" --control-bind "tcp://$NET.2:*" --durable "$name" --ack-wait 1 \
+  start_in sub "$NS_SUB" sub --connect "$ENDPOINT" --control-bind "tcp://$NET.2:*" --durable "$name" --ack-wait 1 \
     --max-deliver 1000 --raw 'net.>'
   SUB=$PID
   wait_until has_lines 300 "$WORK/sub.out" || fail "the subscriber printed fewer than 300 before the fault"
@@ -185,8 +118,7 @@ test_cut() {
   local at_cut started=$SECONDS
   at_cut=$(lines_in "$WORK/sub.out")
   fault "counter"
-  sleep 5 &  # the length of the cut, not a synchronisation (waited in the background so a signal ends it)
-  wait $!
+  pause 5  # the length of the cut, not a synchronisation
   local during=$(($(lines_in "$WORK/sub.out") - at_cut)) dropped
   dropped=$(dropped_packets)
   heal
@@ -206,8 +138,7 @@ test_loss() {
   local at_start started=$SECONDS
   at_start=$(lines_in "$WORK/sub.out")
   fault "numgen random mod 100 < 30 counter"
-  sleep 20 &  # the length of the lossy period, not a synchronisation (in the background: a signal ends it)
-  wait $!
+  pause 20  # the length of the lossy period, not a synchronisation
   local during=$(($(lines_in "$WORK/sub.out") - at_start)) dropped
   dropped=$(dropped_packets)
   heal
@@ -216,7 +147,5 @@ test_loss() {
   echo "loss: $((SECONDS - started)) s from the start of the loss to the end"
 }
 
-declare -F "test_$CASE" >/dev/null || { echo "no such case: $CASE" >&2; exit 1; }
-make_hosts
-"test_$CASE"
-echo "PASS: $CASE"
+case_setup() { make_hosts; }
+run_cases "$CASE"
