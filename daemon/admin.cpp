@@ -102,12 +102,24 @@ void SidecarServer::admin_stream_remove(const std::string& peer, const Header& h
   reply(peer, header.request_id, Kind::kAdminReply, sidecar::Removed{args->stream});
 }
 
+const log::Log* SidecarServer::dead_letter_log(std::string_view name) const {
+  if (name == sidecar::kNodeDeadLetters) {
+    const NodeDeadLetters* letters = manager_->node_dead_letters();
+    return letters != nullptr ? &letters->log() : nullptr;
+  }
+  const Stream* stream = manager_->find(name);
+  return stream != nullptr ? &stream->dead_letters() : nullptr;
+}
+
 void SidecarServer::admin_dlq_list(const std::string& peer, std::uint64_t id) {
   sidecar::DlqList list;
-  for (Stream* stream : manager_->streams()) {
-    const log::Log& dlq = stream->dead_letters();
-    list.queues.push_back({stream->name(), dlq.end_offset() - dlq.first_offset(), dlq.first_offset(),
+  auto add = [&](std::string name, const log::Log& dlq) {
+    list.queues.push_back({std::move(name), dlq.end_offset() - dlq.first_offset(), dlq.first_offset(),
                            dlq.end_offset(), dlq.size_bytes()});
+  };
+  for (Stream* stream : manager_->streams()) add(stream->name(), stream->dead_letters());
+  if (const NodeDeadLetters* letters = manager_->node_dead_letters()) {
+    add(std::string(sidecar::kNodeDeadLetters), letters->log());
   }
   reply(peer, id, Kind::kAdminReply, list);
 }
@@ -116,11 +128,11 @@ void SidecarServer::admin_dlq_show(const std::string& peer, const Header& header
   const std::uint64_t id = header.request_id;
   auto args = sidecar::fields_as<sidecar::DlqShowArgs>(header);
   if (!args) return malformed(counters_.bad_header, peer, id, ErrorKind::kMalformed, args.status().message());
-  Stream* stream = manager_->find(args->stream);
-  if (stream == nullptr) return reply_error(peer, id, ErrorKind::kNoStream, "no stream '" + args->stream + "'");
-  const log::Log& dlq = stream->dead_letters();
+  const log::Log* found = dead_letter_log(args->stream);
+  if (found == nullptr) return reply_error(peer, id, ErrorKind::kNoStream, "no stream '" + args->stream + "'");
+  const log::Log& dlq = *found;
   sidecar::DlqShowReply out;
-  out.stream = stream->name();
+  out.stream = args->stream;
   std::vector<std::shared_ptr<const ByteBuffer>> envelopes;
   std::uint64_t at = std::max(args->from, dlq.first_offset());
   const std::uint32_t max = std::min(args->max == 0 ? kMaxShow : args->max, kMaxShow);
@@ -159,6 +171,12 @@ void SidecarServer::admin_dlq_replay(const std::string& peer, const Header& head
   const std::uint64_t id = header.request_id;
   auto args = sidecar::fields_as<sidecar::DlqReplayArgs>(header);
   if (!args) return malformed(counters_.bad_header, peer, id, ErrorKind::kMalformed, args.status().message());
+  if (args->stream == sidecar::kNodeDeadLetters) {
+    // They were a node's messages, not a stream's: they go back the way they came, published by a node.
+    return reply_error(peer, id, ErrorKind::kInvalid,
+                       "nodes' dead letters are replayed by publishing them again through a node: "
+                       "weft dlq replay --sidecar --stream _node --connect|--bind ENDPOINT");
+  }
   Stream* source = manager_->find(args->stream);
   if (source == nullptr) return reply_error(peer, id, ErrorKind::kNoStream, "no stream '" + args->stream + "'");
   const log::Log& dlq = source->dead_letters();
@@ -254,15 +272,16 @@ void SidecarServer::admin_dlq_replay(const std::string& peer, const Header& head
 void SidecarServer::admin_dlq_purge(const std::string& peer, const Header& header) {
   auto args = sidecar::fields_as<sidecar::StreamArgs>(header);
   if (!args) return malformed(counters_.bad_header, peer, header.request_id, ErrorKind::kMalformed, args.status().message());
-  Stream* stream = manager_->find(args->stream);
-  if (stream == nullptr) {
+  NodeDeadLetters* node_letters = args->stream == sidecar::kNodeDeadLetters ? manager_->node_dead_letters() : nullptr;
+  Stream* stream = node_letters != nullptr ? nullptr : manager_->find(args->stream);
+  if (stream == nullptr && node_letters == nullptr) {
     return reply_error(peer, header.request_id, ErrorKind::kNoStream, "no stream '" + args->stream + "'");
   }
-  auto purged = stream->purge_dead_letters();
+  auto purged = node_letters != nullptr ? node_letters->purge() : stream->purge_dead_letters();
   if (!purged) {
     return reply_error(peer, header.request_id, sidecar::from_status(purged.status()), purged.status().message());
   }
-  reply(peer, header.request_id, Kind::kAdminReply, sidecar::DlqPurgeReply{stream->name(), *purged});
+  reply(peer, header.request_id, Kind::kAdminReply, sidecar::DlqPurgeReply{args->stream, *purged});
 }
 
 }  // namespace weft::detail::weftd

@@ -2,6 +2,7 @@
 // specifies what it speaks, docs/log-format.md what it writes.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +41,40 @@ extern "C" void on_signal(int number) {
   [[maybe_unused]] ssize_t n = ::write(g_wake_write, &byte, 1);
   errno = saved;
 }
+
+// The ipc socket file weftd bound, to remove at a clean exit: only if it is still the file weftd made (the same
+// inode), and only while weftd still holds the socket's lock, so that another weftd's socket is never removed.
+class SocketFile {
+ public:
+  SocketFile() = default;
+  explicit SocketFile(std::string path) : path_(std::move(path)) {
+    struct stat st = {};
+    if (::stat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+      device_ = st.st_dev;
+      inode_ = st.st_ino;
+      known_ = true;
+    }
+  }
+  // Removes it if it is still ours; says what happened when it was not removed.
+  void remove(const weft::detail::Logger& logger) const {
+    if (!known_) return;
+    struct stat st = {};
+    if (::stat(path_.c_str(), &st) != 0) return;  // gone already
+    if (st.st_dev != device_ || st.st_ino != inode_) {
+      logger.warn("the socket " + path_ + " was replaced by another process: left in place");
+      return;
+    }
+    if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
+      logger.warn("cannot remove the socket " + path_ + ": " + std::strerror(errno));
+    }
+  }
+
+ private:
+  std::string path_;
+  dev_t device_ = 0;
+  ino_t inode_ = 0;
+  bool known_ = false;
+};
 
 std::string_view level_name(weft::LogLevel level) {
   switch (level) {
@@ -98,6 +133,9 @@ int run(const weft::detail::weftd::WeftdOptions& options) {
   // Bound before the streams are opened: a client that connects during recovery waits for its answer.
   auto transport = weft::detail::weftd::ZmqServerTransport::bind(endpoints);
   if (!transport) return fail(transport.status().to_string());
+  // The socket lock is held: the file just bound is this weftd's.
+  SocketFile socket_file;
+  if (socket_lock) socket_file = SocketFile(weft::detail::sidecar::ipc_path(endpoints.front()));
   auto opened = Weftd::open(options, fs, clock, **transport, logger, (*transport)->endpoints());
   if (!opened) return fail("cannot start: " + opened.status().to_string());
   Weftd& weftd = **opened;
@@ -131,6 +169,8 @@ int run(const weft::detail::weftd::WeftdOptions& options) {
                                         std::to_string(c.deliveries) + " delivered, " + std::to_string(c.malformed()) +
                                         " malformed requests");
   opened->reset();
+  transport->reset();
+  socket_file.remove(logger);  // still under the socket's lock, released when run() returns
   if (!stopped) {
     logger.error("a stream did not stop cleanly: " + stopped.to_string());
     return kExitFailure;

@@ -38,6 +38,8 @@ std::vector<sidecar::Counter> ServerCounters::list() const {
           {"naks", naks},
           {"rejected_acks", rejected_acks},
           {"admin", admin},
+          {"node_dead_letters", node_dead_letters},
+          {"node_dead_letter_errors", node_dead_letter_errors},
           {"members_timed_out", members_timed_out},
           {"replies_queued", replies_queued},
           {"replies_dropped", replies_dropped},
@@ -253,6 +255,9 @@ void SidecarServer::handle(Routed& message, Clock::TimePoint now) {
     case Kind::kAdmin:
       on_admin(from, header, now);
       return;
+    case Kind::kDeadLetter:
+      on_dead_letter(from, header, message.frames);
+      return;
     default:
       malformed(counters_.wrong_direction, from, header.request_id, ErrorKind::kMalformed,
                 std::string(sidecar::kind_name(header.kind)) + " is sent by weftd, not to it");
@@ -350,6 +355,74 @@ void SidecarServer::on_append(const std::string& peer, const Header& header, Fra
     return refuse(code, "stream '" + stream_name + "': " + s.message());
   }
   counters_.messages_appended += records.size();
+}
+
+void SidecarServer::on_dead_letter(const std::string& peer, const Header& header, Frames& frames) {
+  const std::uint64_t id = header.request_id;
+  auto fields = sidecar::fields_as<sidecar::DeadLetterFields>(header);
+  if (!fields) return malformed(counters_.bad_header, peer, id, ErrorKind::kMalformed, fields.status().message());
+  auto refuse = [&](ErrorKind code, std::string why) {
+    ++counters_.node_dead_letter_errors;
+    reply_error(peer, id, code, std::move(why));
+  };
+  if (closing_) return refuse(ErrorKind::kStopping, "weftd is shutting down");
+  if (frames.body_size() != 1) {
+    ++counters_.node_dead_letter_errors;
+    return malformed(counters_.bad_framing, peer, id, ErrorKind::kMalformed,
+                     "a dead letter carries exactly one envelope, not " + std::to_string(frames.body_size()));
+  }
+  if (Status s = validate_subject(fields->subject); !s) return refuse(ErrorKind::kInvalid, s.message());
+  NodeDeadLetters* letters = manager_->node_dead_letters();
+  if (letters == nullptr) {
+    return refuse(ErrorKind::kStreamFailed,
+                  "nodes' dead letters could not be opened: " + manager_->node_dead_letters_failure().to_string());
+  }
+  if (Status h = letters->health(); !h) return refuse(ErrorKind::kStreamFailed, "nodes' dead letters: " + h.message());
+  const std::span<const std::byte> envelope = frames.body(0);
+  if (envelope.size() > letters->max_envelope_bytes()) {
+    ++counters_.too_large;
+    return refuse(ErrorKind::kTooLarge, "a dead letter's envelope of " + std::to_string(envelope.size()) +
+                                            " bytes is over the limit of " +
+                                            std::to_string(letters->max_envelope_bytes()) + " bytes");
+  }
+  std::vector<HeaderRef> scratch;
+  EnvelopeView view;
+  std::size_t at = 0;
+  DecodeResult result = decode_envelope(envelope, at, view, scratch);
+  if (!result.ok() || at != envelope.size()) {
+    ++counters_.node_dead_letter_errors;
+    return malformed(counters_.bad_envelope, peer, id, ErrorKind::kMalformed,
+                     "a dead letter's body is not exactly one valid envelope" +
+                         (result.ok() ? std::string(" (bytes follow it)") : ": " + result.detail));
+  }
+  if (view.subject != fields->subject) {
+    ++counters_.node_dead_letter_errors;
+    return malformed(counters_.subject_mismatch, peer, id, ErrorKind::kInvalid,
+                     "the dead letter's envelope has subject '" + std::string(view.subject) + "', its header '" +
+                         fields->subject + "'");
+  }
+  DeadLetter letter;
+  letter.subject = fields->subject;
+  letter.consumer = std::move(fields->consumer);
+  letter.deliveries = fields->deliveries;
+  letter.last_error = std::move(fields->last_error);
+  letter.time_ns = fields->time_ns != 0 ? fields->time_ns : clock_.wall_ns();
+  letter.envelope = std::make_shared<const ByteBuffer>(envelope.begin(), envelope.end());
+  auto stored = letters->put(letter, clock_.wall_ns(), [this, peer, id](const Status& s, const log::AppendResult& r) {
+    if (s) {
+      ++counters_.node_dead_letters;
+      const std::string name(sidecar::kNodeDeadLetters);
+      return reply(peer, id, Kind::kAppended, sidecar::AppendedFields{name, r.first_offset, r.last_offset});
+    }
+    ++counters_.node_dead_letter_errors;
+    reply_error(peer, id, s.code() == ErrorCode::kClosed ? ErrorKind::kStopping : ErrorKind::kStreamFailed,
+                "nodes' dead letters: " + s.message() + " (not acknowledged; it may or may not be stored)");
+  });
+  if (!stored) {
+    const Status& s = stored.status();
+    return refuse(s.code() == ErrorCode::kClosed ? ErrorKind::kStopping : sidecar::from_status(s),
+                  "nodes' dead letters: " + s.message());
+  }
 }
 
 void SidecarServer::on_consume(const std::string& peer, const Header& header, Clock::TimePoint now) {

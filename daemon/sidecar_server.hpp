@@ -37,6 +37,8 @@ struct ServerCounters {
   std::uint64_t naks = 0;
   std::uint64_t rejected_acks = 0;
   std::uint64_t admin = 0;
+  std::uint64_t node_dead_letters = 0;       // nodes' dead letters stored (DEAD_LETTER)
+  std::uint64_t node_dead_letter_errors = 0;  // refused or failed
   std::uint64_t members_timed_out = 0;
   std::uint64_t replies_queued = 0;   // a client's queue was full: held and sent later
   std::uint64_t replies_dropped = 0;  // the client had gone
@@ -106,6 +108,7 @@ class SidecarServer final : public ConsumerHost {
   void on_credit(const std::string& peer, const sidecar::Header& header);
   void on_unconsume(const std::string& peer, const sidecar::Header& header, Clock::TimePoint now);
   void on_admin(const std::string& peer, const sidecar::Header& header, Clock::TimePoint now);
+  void on_dead_letter(const std::string& peer, const sidecar::Header& header, sidecar::Frames& frames);
 
   // admin.cpp
   void admin_status(const std::string& peer, std::uint64_t id, Clock::TimePoint now);
@@ -117,6 +120,8 @@ class SidecarServer final : public ConsumerHost {
   void admin_dlq_show(const std::string& peer, const sidecar::Header& header);
   void admin_dlq_replay(const std::string& peer, const sidecar::Header& header);
   void admin_dlq_purge(const std::string& peer, const sidecar::Header& header);
+  // The dead-letter log named `name` in dlq.* ops: a stream's, or nodes' (sidecar::kNodeDeadLetters).
+  [[nodiscard]] const log::Log* dead_letter_log(std::string_view name) const;
   [[nodiscard]] std::optional<sidecar::StreamInfo> unavailable_info(std::string_view name) const;
 
   // Sends (or queues behind the peer's backlog); false if the peer is gone.

@@ -18,6 +18,8 @@ struct ConsumerFile {
   MSGPACK_DEFINE_MAP(consumers)
 };
 
+}  // namespace
+
 Status remove_tree(log::FileSystem& fs, const std::string& dir) {
   auto names = fs.list_dir(dir);
   if (!names) return names.status().code() == ErrorCode::kNotFound ? Status::ok() : names.status();
@@ -28,8 +30,6 @@ Status remove_tree(log::FileSystem& fs, const std::string& dir) {
   // The directory itself stays (the FileSystem seam has no rmdir); an empty directory holds no stream.
   return fs.sync_dir(dir);
 }
-
-}  // namespace
 
 StreamPaths StreamPaths::of(const std::string& data_dir, const std::string& name) {
   return {log::join_path(log::join_path(data_dir, "streams"), name),

@@ -41,6 +41,9 @@ struct StreamPaths {
   static StreamPaths of(const std::string& data_dir, const std::string& name);
 };
 
+// Deletes the files of a log directory (the directory itself stays: the FileSystem seam has no rmdir).
+Status remove_tree(log::FileSystem& fs, const std::string& dir);
+
 enum class StreamOrigin { kConfig, kAdded };
 
 // The answer to a CONSUME.

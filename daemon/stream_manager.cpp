@@ -113,6 +113,19 @@ Status StreamManager::open(const std::vector<sidecar::StreamConfig>& configured)
   for (auto& [name, entry] : entries_) {
     if (entry.failure.is_ok()) open_entry(entry);
   }
+  // Like a stream that cannot be opened, nodes' dead letters that cannot be kept do not stop weftd: nodes
+  // are refused and keep their dead letters themselves.
+  auto letters = NodeDeadLetters::open(fs_, clock_, options_.data_dir);
+  if (letters) {
+    node_dead_letters_ = std::move(*letters);
+    for (const std::string& line : node_dead_letters_->log().recovery_report().describe()) {
+      if (line == "created an empty log") continue;
+      logger_.log(LogLevel::kWarning, "nodes' dead letters recovery: " + line);
+    }
+  } else {
+    node_dead_letters_failure_ = letters.status();
+    logger_.error("nodes' dead letters are UNAVAILABLE (nodes keep their own): " + letters.status().to_string());
+  }
   next_retention_ = clock_.now();  // once at start, then on the timer
   return Status::ok();
 }
@@ -222,6 +235,14 @@ std::size_t StreamManager::apply_retention() {
     }
     deleted += *result;
   }
+  if (node_dead_letters_) {
+    auto result = node_dead_letters_->apply_retention(now_ns);
+    if (result) {
+      deleted += *result;
+    } else {
+      logger_.error("retention: " + result.status().to_string());
+    }
+  }
   return deleted;
 }
 
@@ -230,6 +251,14 @@ std::size_t StreamManager::do_work(Clock::TimePoint now) {
   std::size_t work = 0;
   for (const auto& [name, entry] : entries_) {
     if (entry.stream) work += entry.stream->do_work(now);
+  }
+  if (node_dead_letters_) {
+    work += node_dead_letters_->do_work(now);
+    if (Status s = node_dead_letters_->health(); !s && !node_dead_letter_failure_reported_) {
+      node_dead_letter_failure_reported_ = true;
+      logger_.error("nodes' dead letters FAILED: " + s.to_string() + ". Nodes are refused (they keep their dead "
+                    "letters themselves) until weftd restarts.");
+    }
   }
   if (now >= next_retention_) {
     next_retention_ = now + options_.retention_interval;
@@ -246,6 +275,10 @@ std::optional<Clock::TimePoint> StreamManager::next_deadline(Clock::TimePoint no
     auto t = entry.stream->next_deadline(now);
     if (t && *t < *next) next = t;
   }
+  if (node_dead_letters_) {
+    auto t = node_dead_letters_->next_deadline();
+    if (t && *t < *next) next = t;
+  }
   return next;
 }
 
@@ -257,6 +290,10 @@ Status StreamManager::stop() {
     if (!entry.stream) continue;
     Status s = entry.stream->stop("weftd is stopping");
     if (!s && first.is_ok()) first = s;
+  }
+  if (node_dead_letters_) {
+    Status s = node_dead_letters_->stop();
+    if (!s && first.is_ok()) first = s.with_context("nodes' dead letters");
   }
   return first;
 }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "node_dead_letters.hpp"
 #include "stream.hpp"
 
 namespace weft::detail::weftd {
@@ -42,6 +43,10 @@ class StreamManager {
   // could not be opened (with why).
   [[nodiscard]] Stream* resolve(std::string_view subject, const Status** unavailable = nullptr) const;
   [[nodiscard]] std::vector<Stream*> streams() const;
+  // Nodes' dead letters (kind DEAD_LETTER); nullptr when they could not be opened (`node_dead_letters_failure`
+  // says why).
+  [[nodiscard]] NodeDeadLetters* node_dead_letters() const noexcept { return node_dead_letters_.get(); }
+  [[nodiscard]] const Status& node_dead_letters_failure() const noexcept { return node_dead_letters_failure_; }
   // Streams that failed to open, with the reason.
   [[nodiscard]] std::vector<std::pair<sidecar::StreamConfig, Status>> unavailable() const;
 
@@ -77,6 +82,9 @@ class StreamManager {
   StreamManagerOptions options_;
   StreamEnvironment env_;
   std::map<std::string, Entry, std::less<>> entries_;
+  std::unique_ptr<NodeDeadLetters> node_dead_letters_;
+  Status node_dead_letters_failure_;
+  bool node_dead_letter_failure_reported_ = false;
   Clock::TimePoint next_retention_{};
   bool stopped_ = false;
 };

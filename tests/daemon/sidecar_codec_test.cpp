@@ -66,6 +66,8 @@ TEST(SidecarCodec, HexExamplesMatchTheSpec) {
   ack.consumer = 3;
   ack.items = {{41, 1}, {42, 2}};
   EXPECT_EQ(to_hex(bytes_of(encode_header(Kind::kAck, 0, ack))), doc_example("ack-header"));
+  const DeadLetterFields letter{"bill.x", "billing", 3, "boom", 1'700'000'000'000'000'000};
+  EXPECT_EQ(to_hex(bytes_of(encode_header(Kind::kDeadLetter, 9, letter))), doc_example("dead-letter-header"));
 }
 
 TEST(SidecarCodec, HeadersRoundTrip) {

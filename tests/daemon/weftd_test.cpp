@@ -369,6 +369,96 @@ TEST_F(WeftdTest, APoisonMessageGoesToTheDeadLetterStreamAndReplayBringsItBack) 
   EXPECT_EQ(info(*producer_, "orders")->dead_letters, 0u);
 }
 
+// A node's dead letter (DEAD_LETTER) and what weftd answers, in steps.
+Result<sc::AppendedFields> dead_letter(sc::SidecarClient& c, const sc::DeadLetterFields& fields,
+                                       std::span<const std::span<const std::byte>> body,
+                                       const std::function<void()>& step) {
+  std::optional<Result<sc::AppendedFields>> out;
+  Status queued = c.request(sc::Kind::kDeadLetter, fields, body, [&](const Status& s, sc::Reply& reply) {
+    out.emplace(s.is_ok() ? reply.as<sc::AppendedFields>() : Result<sc::AppendedFields>(s));
+  });
+  if (!queued) return queued;
+  for (int i = 0; i < 20 && !out; ++i) step();
+  if (!out) return Status::timeout("no answer");
+  return std::move(*out);
+}
+
+TEST_F(WeftdTest, NodesDeadLettersAreKeptInTheNodeQueueShownAndPurgedButNotReplayedIntoAStream) {
+  auto put = [&](const std::string& subject, const std::string& payload) {
+    const auto e = make_envelope(subject, payload);
+    const std::span<const std::byte> one(e);
+    return dead_letter(*producer_, sc::DeadLetterFields{subject, "billing", 3, "cannot parse", 1234},
+                       std::span(&one, 1), [this] { step(); });
+  };
+  auto stored = put("bill.x", "poison");
+  ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
+  EXPECT_EQ(stored->stream, "_node");
+  EXPECT_EQ(stored->first_offset, 0u);
+  // The subject needs no stream: a node's dead letters are not a stream's messages.
+  stored = put("orders.new", "second");
+  ASSERT_TRUE(stored.is_ok());
+  EXPECT_EQ(stored->first_offset, 1u);
+
+  // Refused: no envelope, one of another subject.
+  EXPECT_EQ(dead_letter(*producer_, sc::DeadLetterFields{"bill.x", "b", 1, "", 0}, {}, [this] { step(); })
+                .status()
+                .code(),
+            ErrorCode::kProtocol);
+  {
+    const auto e = make_envelope("bill.y", "x");
+    const std::span<const std::byte> one(e);
+    EXPECT_EQ(dead_letter(*producer_, sc::DeadLetterFields{"bill.x", "b", 1, "", 0}, std::span(&one, 1),
+                          [this] { step(); })
+                  .status()
+                  .code(),
+              ErrorCode::kInvalidArgument);
+  }
+
+  auto list = admin<sc::DlqList>(*producer_, sc::DlqListArgs{});
+  ASSERT_TRUE(list.is_ok());
+  bool listed = false;
+  for (const sc::DlqSummary& q : list->queues) {
+    if (q.stream == "_node") {
+      listed = true;
+      EXPECT_EQ(q.count, 2u);
+    }
+  }
+  EXPECT_TRUE(listed);
+
+  // Kept across a crash (fsynced before the answer).
+  crash();
+  start();
+  sc::Frames body;
+  sc::DlqShowArgs show;
+  show.stream = "_node";
+  auto shown = admin<sc::DlqShowReply>(*producer_, show, &body);
+  ASSERT_TRUE(shown.is_ok()) << shown.status().to_string();
+  ASSERT_EQ(shown->letters.size(), 2u);
+  EXPECT_EQ(shown->letters[0].subject, "bill.x");
+  EXPECT_EQ(shown->letters[0].consumer, "billing");
+  EXPECT_EQ(shown->letters[0].deliveries, 3u);
+  EXPECT_EQ(shown->letters[0].last_error, "cannot parse");
+  EXPECT_EQ(shown->letters[0].time_ns, 1234);
+  ASSERT_EQ(body.body_size(), 2u);
+  EXPECT_EQ(payload_of(body.body(0)), "poison");
+
+  sc::DlqReplayArgs replay;
+  replay.stream = "_node";
+  auto replayed = admin<sc::DlqReplayReply>(*producer_, replay);
+  ASSERT_FALSE(replayed.is_ok());
+  EXPECT_NE(replayed.status().message().find("through a node"), std::string::npos) << replayed.status().message();
+
+  auto purged = admin<sc::DlqPurgeReply>(*producer_, sc::StreamArgs{std::string(sc::kOpDlqPurge), "_node"});
+  ASSERT_TRUE(purged.is_ok()) << purged.status().to_string();
+  EXPECT_EQ(purged->purged, 2u);
+  EXPECT_TRUE(put("bill.x", "again").is_ok()) << "a purged queue takes dead letters again";
+
+  // No stream may take the name.
+  auto added = admin<sc::StreamInfo>(*producer_, sc::StreamAddArgs{std::string(sc::kOpStreamAdd),
+                                                                   stream_config("_node", {"x.>"})});
+  EXPECT_FALSE(added.is_ok());
+}
+
 TEST_F(WeftdTest, StaleAcknowledgementsAreRejected) {
   publish(1);
   auto consumer = client("slow");

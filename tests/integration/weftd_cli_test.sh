@@ -209,6 +209,7 @@ test_sigterm() {
   add_orders
   expect_ok pub "$WEFT" stream pub orders.new 'kept' --count 25
   stop_weftd
+  [[ -e $WORK/weftd.sock ]] && fail "weftd left its ipc socket $WORK/weftd.sock behind after SIGTERM"
   grep -q 'stopping' "$WORK/weftd.err" || fail "weftd did not say it was stopping"
   grep -q 'stopped: 25 messages appended' "$WORK/weftd.err" || fail "weftd did not report what it appended"
   expect_ok verify "$WEFT" log verify "$DATA/streams/orders"
@@ -220,6 +221,46 @@ test_sigterm() {
   run second "$WEFTD" --data-dir "$DATA" --endpoint "ipc://$WORK/other.sock"
   [[ $STATUS -ne 0 ]] || fail "a second weftd ran on the same data directory"
   grep -q "$DATA" "$WORK/second.err" || fail "the second weftd does not name the data directory"
+  stop_weftd
+}
+
+# The README's story with real processes: weftd with a stream, a node (examples/persistent_publisher) publishes
+# persistently, weftd is killed (SIGKILL) and started again, the node publishes more, and `weft sub --stream`
+# replays every acknowledged message exactly once. The example comes in $WEFT_PERSISTENT_PUBLISHER (CTest sets
+# it); without it the case is skipped (77).
+test_readme_story() {
+  local publisher=${WEFT_PERSISTENT_PUBLISHER:-}
+  if [[ ! -x $publisher ]]; then
+    echo "skip: readme_story needs WEFT_PERSISTENT_PUBLISHER (the persistent_publisher example)"
+    exit 77
+  fi
+  local before=300 after=200
+  local total=$((before + after))
+  start_weftd
+  add_orders
+  expect_ok story_pub1 "$publisher" --count "$before" --first 0 --subject orders.new --sidecar "$EP"
+  kill_now "$WEFTD_PID"
+  start_weftd
+  expect_ok story_pub2 "$publisher" --count "$after" --first "$before" --subject orders.new --sidecar "$EP"
+  # What the publisher was told is durable, by order number.
+  sed -n 's/^order \([0-9]*\) stored in orders at offset [0-9]*$/\1/p' "$WORK/story_pub1.out" "$WORK/story_pub2.out" |
+    sort -n >"$WORK/story_acked.txt"
+  expect_ok story_replay "$WEFT" sub --stream orders --from first --count "$total" --raw --timeout "$DEADLINE_S"
+  sed -n 's/^{"order": \([0-9]*\)}$/\1/p' "$WORK/story_replay.out" | sort -n >"$WORK/story_replayed.txt"
+  local acknowledged replayed unique duplicates lost stored
+  acknowledged=$(wc -l <"$WORK/story_acked.txt" | tr -d ' ')
+  replayed=$(wc -l <"$WORK/story_replayed.txt" | tr -d ' ')
+  unique=$(sort -un "$WORK/story_replayed.txt" | wc -l | tr -d ' ')
+  duplicates=$((replayed - unique))
+  lost=$(comm -23 <(sort -u "$WORK/story_acked.txt") <(sort -u "$WORK/story_replayed.txt") | wc -l | tr -d ' ')
+  stored=$(info_field orders messages)
+  echo "readme_story: published $total, acknowledged $acknowledged, replayed $replayed, duplicates $duplicates," \
+       "lost $lost, stored $stored"
+  [[ $acknowledged -eq $total ]] || fail "weftd acknowledged $acknowledged of $total"
+  [[ $lost -eq 0 ]] || fail "$lost acknowledged messages were not replayed"
+  [[ $duplicates -eq 0 ]] || fail "$duplicates messages were replayed twice"
+  [[ $replayed -eq $total ]] || fail "replayed $replayed messages, not $total"
+  [[ $stored -eq $total ]] || fail "the stream holds $stored messages, not $total (a message stored twice?)"
   stop_weftd
 }
 
@@ -319,5 +360,5 @@ test_malformed() {
 }
 
 ALL_CASES=(help stream_admin publish_replay durable_resume dead_letters sigterm log_tools damage config_file
-           malformed)
+           malformed readme_story)
 run_cases "$@"

@@ -16,6 +16,8 @@
 
 #include "codec/envelope.hpp"
 #include "log/posix_file_system.hpp"
+#include "reliable/dead_letter_store.hpp"
+#include "sidecar/sidecar_admin.hpp"
 #include "sidecar/sidecar_client.hpp"
 #include "weft/weft.hpp"
 #include "weft_testing/wait.hpp"
@@ -312,6 +314,105 @@ TEST_F(PersistentTest, AMessageTooLargeForTheStreamFailsAloneNotItsBatch) {
   }
   EXPECT_EQ(failed, 1U);
   EXPECT_EQ(read_stream("orders", 49).size(), 49U);
+}
+
+// A node's at-least-once dead letters, with a sidecar: what a poison message (its handler always throws) leaves.
+class NodeDeadLetterTest : public PersistentTest {
+ protected:
+  // Publishes "poison" at least once to a queue group whose handler always throws (max_deliver 2), and waits
+  // until the publisher gave up on it. The publisher gets `options`.
+  void dead_letter_poison(NodeOptions options) {
+    options.bind = {"tcp://127.0.0.1:*"};
+    options.log = [](LogLevel, std::string_view) {};
+    publisher_ = std::make_unique<Node>(options);
+    NodeOptions so;
+    so.connect = publisher_->endpoints();
+    so.log = [](LogLevel, std::string_view) {};
+    subscriber_ = std::make_unique<Node>(so);
+    SubscribeOptions queue;
+    queue.queue = "billing";
+    queue.max_deliver = 2;
+    subscription_ = subscriber_
+                        ->subscribe("bill.>", [](const Message&) { throw std::runtime_error("cannot parse invoice"); },
+                                    queue)
+                        .value();
+    ASSERT_TRUE(publisher_->wait_for_subscribers("bill.x", 1, 5s).is_ok());
+    PublishOptions p;
+    p.delivery = Delivery::kAtLeastOnce;
+    p.timeout = 20s;
+    std::atomic<bool> done{false};
+    p.on_complete = [&done](const Status&) { done = true; };
+    ASSERT_TRUE(publisher_->publish("bill.x", "poison", {}, p).is_ok());
+    ASSERT_TRUE(wait_until([&] { return done.load(); }, 20s));
+    EXPECT_EQ(publisher_->stats().reliable.dead_lettered, 1U);
+  }
+
+  // weftd's dead letters of nodes ("_node"), as `weft dlq show --sidecar --stream _node` reads them.
+  std::optional<std::pair<sc::DeadLetterInfo, std::string>> node_letter() {
+    sc::SidecarClientOptions o;
+    o.endpoint = endpoint_;
+    auto client = sc::SidecarClient::connect(o).value();
+    sc::DlqShowArgs show;
+    show.stream = std::string(sc::kNodeDeadLetters);
+    sc::Frames body;
+    auto shown = client->admin<sc::DlqShowReply>(show, 5s, &body);
+    if (!shown || shown->letters.empty() || body.body_size() != shown->letters.size()) return std::nullopt;
+    return std::make_pair(shown->letters[0], payload_of(body.body(0)));
+  }
+
+  void TearDown() override {
+    subscription_ = Subscription();
+    subscriber_.reset();
+    publisher_.reset();
+    PersistentTest::TearDown();
+  }
+
+  std::unique_ptr<Node> publisher_;
+  std::unique_ptr<Node> subscriber_;
+  Subscription subscription_;
+};
+
+TEST_F(NodeDeadLetterTest, WithASidecarAPoisonMessageIsDeadLetteredIntoWeftd) {
+  start_weftd();
+  NodeOptions o = node_options();
+  o.data_dir = (dir_ / "node").string();  // a local queue exists, but weftd takes the letter
+  dead_letter_poison(o);
+  std::optional<std::pair<sc::DeadLetterInfo, std::string>> letter;
+  ASSERT_TRUE(wait_until([&] { return (letter = node_letter()).has_value(); }, 10s))
+      << "no dead letter in weftd's _node queue";
+  EXPECT_EQ(letter->first.subject, "bill.x");
+  EXPECT_EQ(letter->first.consumer, "billing");
+  EXPECT_EQ(letter->first.deliveries, 2U);
+  EXPECT_NE(letter->first.last_error.find("cannot parse invoice"), std::string::npos) << letter->first.last_error;
+  EXPECT_GT(letter->first.time_ns, 0);
+  EXPECT_EQ(letter->second, "poison");
+  EXPECT_EQ(publisher_->stats().reliable.dead_letter_failures, 0U);
+  publisher_.reset();
+  // Not in the node's own queue as well.
+  detail::log::PosixFileSystem fs;
+  auto local = detail::DeadLetterStore::open(fs, detail::SystemClock::instance(), o.data_dir + "/dlq");
+  ASSERT_TRUE(local.is_ok()) << local.status().to_string();
+  EXPECT_EQ((*local)->count(), 0U);
+}
+
+TEST_F(NodeDeadLetterTest, WithoutWeftdTheLetterFallsBackToTheNodesOwnQueue) {
+  NodeOptions o = node_options(300ms);  // no weftd at the endpoint
+  o.data_dir = (dir_ / "node").string();
+  dead_letter_poison(o);
+  publisher_.reset();  // waits for the letter's outcome (up to linger) and releases the queue's lock
+  detail::log::PosixFileSystem fs;
+  auto local = detail::DeadLetterStore::open(fs, detail::SystemClock::instance(), o.data_dir + "/dlq");
+  ASSERT_TRUE(local.is_ok()) << local.status().to_string();
+  auto letters = (*local)->list().value();
+  ASSERT_EQ(letters.size(), 1U);
+  EXPECT_EQ(letters[0].letter.subject, "bill.x");
+  EXPECT_EQ(letters[0].letter.consumer, "billing");
+}
+
+TEST_F(NodeDeadLetterTest, WithoutWeftdOrALocalQueueTheLossIsCounted) {
+  dead_letter_poison(node_options(300ms));  // no weftd, no data_dir
+  EXPECT_TRUE(wait_until([&] { return publisher_->stats().reliable.dead_letter_failures == 1; }, 5s))
+      << "a lost dead letter is counted";
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // weft dlq: dead-letter queues. ls | show | replay | purge, against weftd's dead-letter streams (--sidecar)
 // or, the default, a node's own dead-letter queue in its data directory (--data-dir DIR: DIR/dlq/, read with
 // reliable/dead_letter_store while that node is stopped).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -36,9 +37,11 @@ commands:
   replay                 return dead letters to their source subject (--offset N, repeatable; default: all)
   purge                  delete every dead letter of the queue
 
-Where: with --sidecar [ENDPOINT], weftd's dead-letter streams (name one with --stream NAME); without it, a
-node's own queue: --data-dir DIR (the node's NodeOptions::data_dir; the node must be stopped). Replaying a
-node's queue publishes the messages again through a node of its own: give --connect or --bind as for `weft pub`.
+Where: with --sidecar [ENDPOINT], weftd's dead-letter streams (name one with --stream NAME; --stream _node
+holds the dead letters of nodes that have a sidecar); without it, a node's own queue: --data-dir DIR (the
+node's NodeOptions::data_dir; the node must be stopped). A stream's dead letters replay into the stream that
+takes their subject. A node's dead letters (its own queue, or --stream _node) are published again through a
+node of this command's own: give --connect or --bind as for `weft pub`.
 )";
 
 struct DlqSettings {
@@ -64,7 +67,8 @@ po::options_description options_for(DlqSettings& s) {
       ("sidecar", po::value(&s.sidecar.endpoint)->implicit_value("")->value_name("ENDPOINT"),
        "use weftd's dead-letter streams (default endpoint: weftd's well-known socket)")
       ("timeout", po::value(&s.sidecar.timeout_seconds)->value_name("SECONDS"), "how long to wait for weftd (default 5)")
-      ("stream", po::value(&s.stream)->value_name("NAME"), "with --sidecar: the stream whose dead letters to use")
+      ("stream", po::value(&s.stream)->value_name("NAME"),
+       "with --sidecar: the stream whose dead letters to use (_node: nodes' dead letters)")
       ("data-dir", po::value(&s.data_dir)->value_name("DIR"), "without --sidecar: the node's data directory")
       ("from", po::value(&s.from)->value_name("OFFSET"), "show: start at OFFSET")
       ("max", po::value(&s.max)->value_name("N"), "show: at most N letters (default 100)")
@@ -72,11 +76,11 @@ po::options_description options_for(DlqSettings& s) {
       ("json", po::bool_switch(&s.json), "show: one JSON object per letter")
       ("full", po::bool_switch(&s.full), "show: print long payloads whole")
       ("connect", po::value(&s.node.publish_to)->value_name("ENDPOINT"),
-       "replay a node's queue: publish to a subscriber listening on ENDPOINT (repeatable)")
+       "replay a node's dead letters: publish to a subscriber listening on ENDPOINT (repeatable)")
       ("bind", po::value(&s.node.bind)->value_name("ENDPOINT"),
-       "replay a node's queue: publish on ENDPOINT for subscribers to connect to (repeatable)")
+       "replay a node's dead letters: publish on ENDPOINT for subscribers to connect to (repeatable)")
       ("wait", po::value(&s.wait_seconds)->value_name("SECONDS"),
-       "replay a node's queue: wait up to SECONDS for a subscriber first (default 2)");
+       "replay a node's dead letters: wait up to SECONDS for a subscriber first (default 2)");
   // clang-format on
   return options;
 }
@@ -125,6 +129,47 @@ void print_letter(std::uint64_t offset, const std::string& subject, const std::s
   std::fwrite(message.data(), 1, message.size(), stdout);
 }
 
+// Publishes dead letters (offset, envelope) again through a node of its own, as they were first published:
+// a node's dead letters, kept by the node itself or by weftd. `where` names the queue in the summary.
+int publish_again(DlqSettings& s, const std::vector<std::pair<std::uint64_t, std::vector<std::byte>>>& letters,
+                  const std::string& where) {
+  s.node.overflow = OverflowPolicy::kBlock;
+  std::optional<Node> node;
+  try {
+    node.emplace(s.node);
+  } catch (const weft::Error& e) {
+    return report_node_error(kVerb, e);
+  }
+  std::uint64_t replayed = 0;
+  for (const auto& [offset, envelope] : letters) {
+    if (!s.offsets.empty() && std::find(s.offsets.begin(), s.offsets.end(), offset) == s.offsets.end()) continue;
+    std::vector<HeaderRef> scratch;
+    detail::EnvelopeView view;
+    std::size_t at = 0;
+    if (envelope.empty() || !detail::decode_envelope(envelope, at, view, scratch).ok()) {
+      std::fprintf(stderr, "weft dlq: dead letter %llu does not decode; skipped\n",
+                   static_cast<unsigned long long>(offset));
+      continue;
+    }
+    if (replayed == 0) (void)node->wait_for_subscribers(view.subject, 1, seconds_flag("--wait", s.wait_seconds));
+    Status published = node->publish(view.subject, view.payload, HeadersView(view.headers).to_owned());
+    if (!published) return report_failure(kVerb, "replaying dead letter " + std::to_string(offset) + ": " +
+                                                     published.to_string());
+    ++replayed;
+  }
+  (void)node->flush(std::chrono::seconds(10));
+  node->stop();
+  std::printf("replayed %llu dead letter%s from %s\n", static_cast<unsigned long long>(replayed),
+              replayed == 1 ? "" : "s", where.c_str());
+  return kExitOk;
+}
+
+void require_publish_endpoint(const DlqSettings& s) {
+  if (s.node.bind.empty() && s.node.publish_to.empty()) {
+    throw UsageError("replaying a node's dead letters publishes them through a node: give --connect or --bind");
+  }
+}
+
 // --- weftd's dead-letter streams -------------------------------------------------------------------------------
 
 std::string require_stream(const DlqSettings& s) {
@@ -165,7 +210,32 @@ int sidecar_show(const DlqSettings& s) {
   return kExitOk;
 }
 
-int sidecar_replay(const DlqSettings& s) {
+// Nodes' dead letters in weftd ("_node"): read them from weftd and publish them again through a node, as a
+// node's own queue is replayed (they were never a stream's messages).
+int sidecar_node_replay(DlqSettings& s) {
+  require_publish_endpoint(s);
+  auto client = connect_sidecar(s.sidecar);
+  std::vector<std::pair<std::uint64_t, std::vector<std::byte>>> letters;
+  sc::DlqShowArgs args;
+  args.stream = std::string(sc::kNodeDeadLetters);
+  args.max = 1000;
+  for (;;) {
+    sc::Frames body;
+    auto shown = client->admin<sc::DlqShowReply>(args, request_timeout(s.sidecar), &body);
+    if (!shown) return report_failure(kVerb, shown.status().message());
+    if (body.body_size() != shown->letters.size()) return report_failure(kVerb, "weftd's answer is malformed");
+    for (std::size_t i = 0; i < shown->letters.size(); ++i) {
+      const auto envelope = body.body(i);
+      letters.emplace_back(shown->letters[i].offset, std::vector<std::byte>(envelope.begin(), envelope.end()));
+    }
+    if (shown->letters.empty() || shown->next_offset <= args.from) break;
+    args.from = shown->next_offset;
+  }
+  return publish_again(s, letters, "weftd's dead letters of nodes (" + std::string(sc::kNodeDeadLetters) + ")");
+}
+
+int sidecar_replay(DlqSettings& s) {
+  if (require_stream(s) == sc::kNodeDeadLetters) return sidecar_node_replay(s);
   auto client = connect_sidecar(s.sidecar);
   sc::DlqReplayArgs args;
   args.stream = require_stream(s);
@@ -231,43 +301,17 @@ int local_show(const DlqSettings& s) {
 }
 
 int local_replay(DlqSettings& s) {
-  if (s.node.bind.empty() && s.node.publish_to.empty()) {
-    throw UsageError("replaying a node's queue publishes through a node: give --connect or --bind");
-  }
+  require_publish_endpoint(s);
   detail::log::PosixFileSystem fs;
   auto store = open_local(s, fs);
-  auto letters = store->list();
-  if (!letters) return report_failure(kVerb, letters.status().to_string());
-  s.node.overflow = OverflowPolicy::kBlock;
-  std::optional<Node> node;
-  try {
-    node.emplace(s.node);
-  } catch (const weft::Error& e) {
-    return report_node_error(kVerb, e);
+  auto stored = store->list();
+  if (!stored) return report_failure(kVerb, stored.status().to_string());
+  std::vector<std::pair<std::uint64_t, std::vector<std::byte>>> letters;
+  for (const detail::StoredDeadLetter& l : *stored) {
+    const auto& e = l.letter.envelope;
+    letters.emplace_back(l.offset, e ? std::vector<std::byte>(e->begin(), e->end()) : std::vector<std::byte>());
   }
-  std::uint64_t replayed = 0;
-  for (const detail::StoredDeadLetter& l : *letters) {
-    if (!s.offsets.empty() && std::find(s.offsets.begin(), s.offsets.end(), l.offset) == s.offsets.end()) continue;
-    if (!l.letter.envelope) continue;
-    std::vector<HeaderRef> scratch;
-    detail::EnvelopeView view;
-    std::size_t at = 0;
-    if (!detail::decode_envelope(*l.letter.envelope, at, view, scratch).ok()) {
-      std::fprintf(stderr, "weft dlq: dead letter %llu does not decode; skipped\n",
-                   static_cast<unsigned long long>(l.offset));
-      continue;
-    }
-    if (replayed == 0) (void)node->wait_for_subscribers(view.subject, 1, seconds_flag("--wait", s.wait_seconds));
-    Status published = node->publish(view.subject, view.payload, HeadersView(view.headers).to_owned());
-    if (!published) return report_failure(kVerb, "replaying dead letter " + std::to_string(l.offset) + ": " +
-                                                     published.to_string());
-    ++replayed;
-  }
-  (void)node->flush(std::chrono::seconds(10));
-  node->stop();
-  std::printf("replayed %llu dead letter%s from %s/dlq\n", static_cast<unsigned long long>(replayed),
-              replayed == 1 ? "" : "s", s.data_dir.c_str());
-  return kExitOk;
+  return publish_again(s, letters, s.data_dir + "/dlq");
 }
 
 int local_purge(const DlqSettings& s) {

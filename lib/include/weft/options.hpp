@@ -153,6 +153,7 @@ struct DiscoveryOptions {
 // The node's link to weftd, the host's sidecar that keeps persistent streams (docs/sidecar.md, "Publishing
 // from a node"). Off by default: a persistent publish then fails at once.
 struct SidecarOptions {
+  // The node has a sidecar: persistent publishes, and its at-least-once dead letters, go to weftd.
   bool enabled = false;
   // weftd's endpoint. Empty: the default ($WEFT_SIDECAR, else the well-known ipc socket, docs/sidecar.md 1).
   std::string endpoint;
@@ -232,7 +233,8 @@ struct NodeOptions {
   SidecarOptions sidecar;
   OutboxOptions outbox;
   // Where the node keeps its dead-letter queue (<data_dir>/dlq). Empty: dead letters are counted and logged
-  // but not kept.
+  // but not kept. With sidecar.enabled, dead letters go to weftd (`weft dlq ls --sidecar`, queue "_node") and
+  // this queue only takes those weftd refused or could not be reached for.
   std::string data_dir;
 
   // Where handlers run. Empty: on the node's dispatcher thread, one message at a time in arrival order.

@@ -4,7 +4,9 @@
 #include <random>
 
 #include "node/node_core.hpp"
+#include "node/reliability.hpp"
 #include "node/sidecar_agent.hpp"
+#include "node/sidecar_dead_letters.hpp"
 #include "sidecar/sidecar_endpoint.hpp"
 #include "weft/subject.hpp"
 
@@ -34,6 +36,12 @@ void NodeCore::start_sidecar() {
   if (!client) throw Error(client.status().with_context("NodeOptions.sidecar.endpoint"));
   sidecar_endpoint_ = client_options.endpoint;
   auto agent = std::make_unique<SidecarAgent>(*context_, std::move(*client), random_stream_id());
+  // The node's dead letters go to weftd too, its own queue (if any) being the fallback (nothing runs yet).
+  if (reliability_) {
+    reliability_->sidecar_dead_letters =
+        std::make_unique<SidecarDeadLetters>(*context_, *agent, reliability_->dead_letters.get());
+    reliability_->publisher.set_dead_letters(reliability_->sidecar_dead_letters.get());
+  }
   io_loop_->set_sidecar(agent.get());
   io_loop_->add_agent(std::move(agent));
   sidecar_enabled_ = true;

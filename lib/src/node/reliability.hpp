@@ -21,7 +21,9 @@ struct NodeCore::Reliability {
         requests(context, channel, pending) {}
 
   log::PosixFileSystem fs;
-  std::unique_ptr<DeadLetterStore> dead_letters;
+  std::unique_ptr<DeadLetterStore> dead_letters;  // the node's own queue, under data_dir
+  // With a sidecar: where dead letters go (to weftd, falling back to `dead_letters`).
+  std::unique_ptr<DeadLetterSink> sidecar_dead_letters;
   std::unique_ptr<OutboxStore> outbox;
   std::string control_endpoint;
   std::string control_bound;  // as bound (wildcard hosts kept), for discovery to advertise

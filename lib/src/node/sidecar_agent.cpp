@@ -132,6 +132,32 @@ void SidecarAgent::complete(Batch& batch, const Status& status, const sidecar::A
   settle(context_, std::move(batch.completions), status, ack.stream, ack.first_offset);
 }
 
+Status SidecarAgent::dead_letter(const DeadLetter& letter, DeadLetterDone done) {
+  if (!client_) return Status::closed("the node's sidecar agent has stopped");
+  if (!letter.envelope) return Status::invalid_argument("a dead letter without its envelope");
+  const std::uint64_t id = next_letter_++;
+  letters_.emplace(id, std::move(done));
+  const sidecar::DeadLetterFields fields{letter.subject, letter.consumer, letter.deliveries, letter.last_error,
+                                         letter.time_ns};
+  const std::span<const std::byte> body(letter.envelope->data(), letter.envelope->size());
+  auto answered = [this, id](const Status& s, sidecar::Reply& reply) {
+    auto it = letters_.find(id);
+    if (it == letters_.end()) return;
+    DeadLetterDone finish = std::move(it->second);
+    letters_.erase(it);
+    if (s.code() == ErrorCode::kUnavailable || s.code() == ErrorCode::kTimeout) mark_down(s);
+    if (!s) return finish(s, 0);
+    mark_up();
+    auto stored = reply.as<sidecar::AppendedFields>();
+    if (!stored) return finish(stored.status(), 0);
+    finish(Status::ok(), stored->first_offset);
+  };
+  // The callback may run inside request() (a transport that failed at once): then the letter is answered.
+  Status queued = client_->request(sidecar::Kind::kDeadLetter, fields, std::span(&body, 1), answered);
+  if (!queued && letters_.erase(id) == 0) return Status::ok();
+  return queued;
+}
+
 void SidecarAgent::probe(Clock::TimePoint now) {
   if (probing_ || now < next_probe_) return;
   probing_ = true;
@@ -195,11 +221,16 @@ Clock::TimePoint SidecarAgent::next_deadline() {
 
 void SidecarAgent::stop(Transport&) {
   if (!client_) return;
-  if (!pending_.empty()) (void)client_->run_until([this] { return pending_.empty(); }, context_.options.linger);
+  auto settled = [this] { return pending_.empty() && letters_.empty(); };
+  if (!settled()) (void)client_->run_until(settled, context_.options.linger);
   const Status closed = Status::closed("the node stopped before weftd acknowledged the message");
   auto left = std::move(pending_);
   pending_.clear();
   for (auto& [id, batch] : left) complete(batch, closed, {});
+  auto letters = std::move(letters_);
+  letters_.clear();
+  const Status unanswered = Status::closed("the node stopped before weftd acknowledged the dead letter");
+  for (auto& [id, done] : letters) done(unanswered, 0);
   client_.reset();
 }
 

@@ -18,6 +18,7 @@
 #include "node/io_agent.hpp"
 #include "node/node_context.hpp"
 #include "node/publish_queue.hpp"
+#include "reliable/dead_letter.hpp"
 #include "sidecar/sidecar_client.hpp"
 
 namespace weft::detail {
@@ -38,6 +39,12 @@ class SidecarAgent final : public IoAgent {
   // Takes the run of persistent messages at the head of `queue` that can share one APPEND and hands it to weftd;
   // returns how many it took (at least 1). The caller pops them.
   std::size_t take(PublishQueue& queue);
+
+  // Hands a dead letter to weftd's dead letters of nodes (DEAD_LETTER, docs/sidecar.md section 13). `done` runs
+  // once on the I/O thread: ok once weftd stored it durably (with its offset there), else why not (refused,
+  // not reachable, or the node stopped first). An error returned here means `done` will not run.
+  using DeadLetterDone = std::function<void(const Status&, std::uint64_t offset)>;
+  Status dead_letter(const DeadLetter& letter, DeadLetterDone done);
 
   std::size_t do_work(Clock::TimePoint now, Transport& transport) override;
   void pollable(std::vector<int>& fds) override;
@@ -70,6 +77,8 @@ class SidecarAgent final : public IoAgent {
   std::uint64_t next_sequence_ = 1;
   std::uint64_t next_batch_ = 1;
   std::map<std::uint64_t, Batch> pending_;  // handed to the client, not yet answered
+  std::uint64_t next_letter_ = 1;
+  std::map<std::uint64_t, DeadLetterDone> letters_;  // dead letters handed to the client, not yet answered
   bool probing_ = false;                    // a ping waits for its pong
   Clock::TimePoint next_probe_{};           // TimePoint{}: probe at the next do_work()
   bool logged_down_ = false;

@@ -128,6 +128,12 @@ class SidecarClient {
     const std::uint64_t id = next_request_id_++;
     return enqueue(make_message(kind, id, fields), id, kind, {}, std::move(done));
   }
+  // The same with body frames (DEAD_LETTER's envelope).
+  template <typename Fields>
+  Status request(Kind kind, const Fields& fields, std::span<const std::span<const std::byte>> body, ReplyCallback done) {
+    const std::uint64_t id = next_request_id_++;
+    return enqueue(make_message(kind, id, fields, body), id, kind, {}, std::move(done));
+  }
 
   std::size_t do_work(Clock::TimePoint now);
   [[nodiscard]] Clock::TimePoint next_deadline() const;

@@ -5,7 +5,7 @@
 namespace weft::detail::sidecar {
 
 bool is_known_kind(std::uint64_t kind) noexcept {
-  return (kind >= static_cast<std::uint64_t>(Kind::kPing) && kind <= static_cast<std::uint64_t>(Kind::kAdmin)) ||
+  return (kind >= static_cast<std::uint64_t>(Kind::kPing) && kind <= static_cast<std::uint64_t>(Kind::kDeadLetter)) ||
          (kind >= static_cast<std::uint64_t>(Kind::kPong) && kind <= static_cast<std::uint64_t>(Kind::kOk));
 }
 
@@ -20,6 +20,7 @@ std::string_view kind_name(Kind kind) noexcept {
     case Kind::kProgress: return "PROGRESS";
     case Kind::kCredit: return "CREDIT";
     case Kind::kAdmin: return "ADMIN";
+    case Kind::kDeadLetter: return "DEAD_LETTER";
     case Kind::kPong: return "PONG";
     case Kind::kAppended: return "APPENDED";
     case Kind::kConsuming: return "CONSUMING";

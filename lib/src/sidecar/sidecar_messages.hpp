@@ -43,6 +43,17 @@ struct AppendedFields {
   MSGPACK_DEFINE_MAP(stream, first_offset, last_offset)
 };
 
+// kDeadLetter: a node's dead letter; the body is its envelope (whose subject is `subject`). weftd keeps it in
+// kNodeDeadLetters and answers with kAppended {stream: "_node", first_offset = last_offset = its offset}.
+struct DeadLetterFields {
+  std::string subject;
+  std::string consumer;         // the durable name or queue group that gave up on it
+  std::uint32_t deliveries = 0;
+  std::string last_error;
+  std::int64_t time_ns = 0;     // when the node dead-lettered it (wall clock, ns since the Unix epoch)
+  MSGPACK_DEFINE_MAP(subject, consumer, deliveries, last_error, time_ns)
+};
+
 struct ErrorFields {
   std::uint8_t code = static_cast<std::uint8_t>(ErrorKind::kInternal);  // an ErrorKind
   std::string message;

@@ -4,7 +4,8 @@
 // A message is a header frame and zero or more body frames:
 //
 //   frame 0   msgpack array [version, kind, request_id, fields]     fields: a map from str keys to values
-//   frame 1.. raw bytes: one Weft envelope per frame (docs/wire-protocol.md), for APPEND, DELIVER, ADMIN_REPLY
+//   frame 1.. raw bytes: one Weft envelope per frame (docs/wire-protocol.md), for APPEND, DEAD_LETTER, DELIVER,
+//             ADMIN_REPLY
 //
 // Unknown keys in `fields` and elements after the fourth are ignored; a missing key takes its default.
 #pragma once
@@ -37,6 +38,7 @@ enum class Kind : std::uint8_t {
   kProgress = 7,   // still working: restart the ack wait
   kCredit = 8,     // take this many more deliveries
   kAdmin = 9,      // stream and dead-letter administration; answered with kAdminReply or kError
+  kDeadLetter = 10,  // body: one envelope a node gave up on; kept in kNodeDeadLetters, answered with kAppended
   // weftd -> client
   kPong = 64,
   kAppended = 65,
@@ -106,5 +108,9 @@ inline constexpr std::string_view kOpDlqList = "dlq.ls";
 inline constexpr std::string_view kOpDlqShow = "dlq.show";
 inline constexpr std::string_view kOpDlqReplay = "dlq.replay";
 inline constexpr std::string_view kOpDlqPurge = "dlq.purge";
+
+// The dead-letter queue of nodes' dead letters (kDeadLetter): <data-dir>/dead-letters/_node/ in weftd, named so
+// by the dlq.* ops. No stream may take this name.
+inline constexpr std::string_view kNodeDeadLetters = "_node";
 
 }  // namespace weft::detail::sidecar

@@ -134,6 +134,9 @@ Status set_stream_field(StreamConfig& config, std::string_view key, std::string_
 
 Status StreamConfig::validate() const {
   if (Status s = validate_name("a stream name", name); !s) return s;
+  if (name == kNodeDeadLetters) {
+    return Status::invalid_argument("the stream name '" + name + "' is reserved for nodes' dead letters");
+  }
   const std::string context = "stream '" + name + "'";
   if (subjects.empty()) return Status::invalid_argument(context + " takes no subjects (give at least one)");
   for (std::size_t i = 0; i < subjects.size(); ++i) {
