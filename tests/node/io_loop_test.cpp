@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
 #include <thread>
 
 #include "weft_testing/fake_transport.hpp"
@@ -27,10 +29,14 @@ NodeOptions options_with(std::size_t dispatch_queue, std::chrono::microseconds s
 
 class RunningLoop {
  public:
-  RunningLoop(NodeOptions options, std::shared_ptr<FakeNetwork> network)
+  // `add_agents` runs before the thread starts (IoLoop::add_agent is only for then).
+  RunningLoop(NodeOptions options, std::shared_ptr<FakeNetwork> network,
+              const std::function<void(NodeContext&, IoLoop&)>& add_agents = {})
       : context_(std::move(options), SystemClock::instance(), 1),
-        loop_(context_, std::make_unique<FakeTransport>(std::move(network))),
-        thread_([this] { loop_.run(); }) {}
+        loop_(context_, std::make_unique<FakeTransport>(std::move(network))) {
+    if (add_agents) add_agents(context_, loop_);
+    thread_ = std::thread([this] { loop_.run(); });
+  }
   ~RunningLoop() {
     context_.stopping = true;
     context_.io_wake.force_notify();
@@ -73,6 +79,74 @@ TEST(IoLoop, TheDispatchersWakeUpResumesReading) {
     if (context.inbound_blocked.exchange(false)) context.io_wake.force_notify();
   }
   EXPECT_EQ(context.counters.batches_received.load(), 5u);
+}
+
+// Plays the subscriber engine's part: takes the acknowledgement queue on each pass, and has no timer.
+class AckTaker final : public IoAgent {
+ public:
+  explicit AckTaker(NodeContext& context) : context_(context) {}
+  std::size_t do_work(Clock::TimePoint, Transport&) override {
+    std::size_t n = 0;
+    if (!context_.acks.empty()) {
+      context_.acks.take(scratch_);
+      n = scratch_.size();
+      taken += n;
+    }
+    ++passes;
+    return n;
+  }
+  void pollable(std::vector<int>&) override {}
+  [[nodiscard]] Clock::TimePoint next_deadline() override { return Clock::TimePoint::max(); }
+
+  std::atomic<std::size_t> taken{0};
+  std::atomic<std::size_t> passes{0};
+
+ private:
+  NodeContext& context_;
+  std::vector<AckDecision> scratch_;
+};
+
+void queue_ack(NodeContext& context) {
+  AckDecision d;
+  d.dseq = 1;
+  context.acks.push(std::move(d));
+  context.io_wake.notify();  // as the dispatcher does: writes the eventfd only if the loop sleeps
+}
+
+// Regression: an acknowledgement queued while the I/O thread was awake (here: spinning, for 30 s) was not seen:
+// notify() writes the eventfd only for a sleeping thread, and the loop did not look at the queue, so the
+// acknowledgement waited for the next timer (in a node, the subscriber's 1 s heartbeat). With no timer at all
+// here, it would have waited for the spin to end and then forever.
+TEST(IoLoop, TakesAnAcknowledgementQueuedWhileItSpins) {
+  auto network = std::make_shared<FakeNetwork>();
+  AckTaker* taker = nullptr;
+  RunningLoop running(options_with(16, std::chrono::seconds(30)), network, [&](NodeContext& context, IoLoop& loop) {
+    auto agent = std::make_unique<AckTaker>(context);
+    taker = agent.get();
+    loop.add_agent(std::move(agent));
+  });
+  // After its first pass the loop has nothing to do: it spins.
+  ASSERT_TRUE(wait_until([&] { return taker->passes.load() >= 1; }, 5s));
+  queue_ack(running.context());
+  ASSERT_TRUE(wait_until([&] { return taker->taken.load() == 1; }, 5s))
+      << "the acknowledgement is still queued after " << taker->passes.load() << " pass(es)";
+}
+
+// The same with the loop asleep in poll(2): the producer's notify() wakes it.
+TEST(IoLoop, ASleepingLoopWakesForAnAcknowledgement) {
+  auto network = std::make_shared<FakeNetwork>();
+  AckTaker* taker = nullptr;
+  RunningLoop running(options_with(16, std::chrono::microseconds(0)), network,
+                      [&](NodeContext& context, IoLoop& loop) {
+                        auto agent = std::make_unique<AckTaker>(context);
+                        taker = agent.get();
+                        loop.add_agent(std::move(agent));
+                      });
+  ASSERT_TRUE(wait_until([&] { return taker->passes.load() >= 1; }, 5s));
+  for (std::size_t i = 1; i <= 3; ++i) {
+    queue_ack(running.context());
+    ASSERT_TRUE(wait_until([&] { return taker->taken.load() == i; }, 5s)) << "acknowledgement " << i;
+  }
 }
 
 }  // namespace

@@ -344,6 +344,93 @@ TEST(AtLeastOnce, OutboxDropOldestFailsTheOldest) {
   EXPECT_NE(failed[0].find("outbox was full"), std::string::npos);
 }
 
+// Regression: an acknowledgement the handler side queued while the subscriber's I/O thread was awake (spinning
+// or busy) waited for that thread's next wake-up for some other reason -- a heartbeat or an announcement, about
+// once a second -- before it left: the wake-up (eventfd) is written only for a sleeping thread, and the loop
+// did not look at the acknowledgement queue before going to sleep. The subscriber's I/O thread spins for 30 s
+// here, so every acknowledgement is queued while it is awake. One message at a time, each published when the
+// previous one completed: without the fix 50 of them took about 5 s (each waited for the next thing to break
+// the spin), 100 about twice that; with it each is a round trip, and 5 s leaves a loaded machine 50 ms each.
+// (IoLoop.TakesAnAcknowledgementQueuedWhileItSpins pins the mechanism itself, deterministically.)
+TEST(AtLeastOnce, AcknowledgementsLeaveAtOnceNotAtTheNextHeartbeat) {
+  auto publisher = make_publisher();
+  NodeOptions so;
+  so.connect = publisher->endpoints();
+  so.io_spin = 30s;
+  auto subscriber = std::make_unique<Node>(quiet(so));
+  SubscribeOptions durable;
+  durable.durable = "prompt";
+  auto sub = subscriber->subscribe("p", [](const Message&) {}, durable).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("p", 1, 5s).is_ok());
+  constexpr int kCount = 100;
+  std::atomic<int> completed{0};
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(publisher->publish("p", std::to_string(i), {}, at_least_once([&](const Status& s) {
+                                     if (s.is_ok()) ++completed;
+                                   })).is_ok());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    ASSERT_TRUE(wait_until([&] { return completed.load() == i + 1; }, std::max(left, 0ms)))
+        << "only " << completed.load() << " of " << kCount << " acknowledged within 5 s";
+  }
+  EXPECT_EQ(subscriber->stats().reliable.acks_sent, static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(publisher->stats().reliable.redelivered, 0u);
+}
+
+// Regression: a subscriber's heartbeat carried its free credit and the publisher took that for the whole grant,
+// so a heartbeat sent while the subscriber held all it was granted cut the stream to one delivery at a time
+// until the next heartbeat (and the one after that to what was free then): under load, the stream ran at the
+// pace of whatever happened to be free once a second.
+TEST(AtLeastOnce, AHeartbeatFromABusySubscriberDoesNotShrinkItsCredit) {
+  auto publisher = make_publisher();
+  auto subscriber = make_subscriber(*publisher);
+  SubscribeOptions durable;
+  durable.durable = "busy";
+  durable.ack = AckPolicy::kManual;
+  durable.max_in_flight = 16;
+  std::mutex mutex;
+  std::vector<AckHandle> held;
+  std::size_t received = 0;
+  bool acknowledge = false;
+  auto sub = subscriber->subscribe("b", [&](const Message& m) {
+                           std::lock_guard lock(mutex);
+                           ++received;
+                           if (acknowledge) {
+                             m.ack_handle().ack();
+                           } else {
+                             held.push_back(m.ack_handle());
+                           }
+                         }, durable).value();
+  auto count = [&] {
+    std::lock_guard lock(mutex);
+    return received;
+  };
+  ASSERT_TRUE(publisher->wait_for_subscribers("b", 1, 5s).is_ok());
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(publisher->publish("b", std::to_string(i), {}, at_least_once()).is_ok());
+  ASSERT_TRUE(wait_until([&] { return count() == 16; }));
+  // The subscriber holds its whole credit; a heartbeat of its leaves and reaches the publisher (the only
+  // control messages between the two, since nothing is acknowledged yet).
+  const auto sent = subscriber->stats().reliable.control_sent;
+  ASSERT_TRUE(wait_until([&] { return subscriber->stats().reliable.control_sent > sent; }, 5s));
+  const auto heartbeat_sent = subscriber->stats().reliable.control_sent;
+  ASSERT_TRUE(wait_until([&] { return publisher->stats().reliable.control_received >= heartbeat_sent; }, 5s));
+  EXPECT_EQ(count(), 16u);
+  {
+    std::lock_guard lock(mutex);
+    for (auto& h : held) h.ack();
+    held.clear();
+  }
+  // Room for 16 again: the publisher fills it.
+  EXPECT_TRUE(wait_until([&] { return count() == 32; }, 5s)) << count() << " received of 32";
+  {
+    std::lock_guard lock(mutex);
+    acknowledge = true;
+    for (auto& h : held) h.ack();
+    held.clear();
+  }
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(15s).is_ok());
+}
+
 TEST(AtLeastOnce, ADiskOutboxSendsAgainAfterThePublisherRestarts) {
   auto dir = std::filesystem::temp_directory_path() / ("weft-outbox-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);

@@ -106,7 +106,7 @@ struct Heartbeat {
   std::string key;
   std::uint64_t session = 0;
   std::uint64_t last_dseq = 0;  // publisher: the last delivery sent to this session; subscriber: the last received
-  std::uint32_t credit = 0;     // subscriber: free credit
+  std::uint32_t credit = 0;     // subscriber: the credit it grants (as in Consume), not what is free of it
   MSGPACK_DEFINE_ARRAY(key, session, last_dseq, credit)
 };
 

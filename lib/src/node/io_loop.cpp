@@ -329,8 +329,11 @@ bool IoLoop::publications_waiting() const noexcept {
 
 // Whether the next pass of do_work() has something to do. A socket that may still hold input counts as soon
 // as the dispatcher has room for it: the socket will not signal again for input it already announced.
+// Decisions about at-least-once deliveries count too: their producers' io_wake.notify() writes the eventfd
+// only while this thread sleeps, so one queued while it spins or works must be seen here, or it would wait
+// for the next timer (the subscriber's 1 s heartbeat) before the subscriber engine sends the acknowledgement.
 bool IoLoop::work_waiting() {
-  return has_commands_.load(std::memory_order_relaxed) || publications_waiting() ||
+  return has_commands_.load(std::memory_order_relaxed) || publications_waiting() || !context_.acks.empty() ||
          context_.stopping.load(std::memory_order_relaxed) || filters_pending_ ||
          (inbound_pending_ && inbound_has_room());
 }

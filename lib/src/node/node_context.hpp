@@ -156,6 +156,20 @@ struct NodeContext {
     }
     dispatch_wake.force_notify();
   }
+  // The same for many tasks at once: one lock and one wake-up (the completions of one I/O pass).
+  void post_to_dispatcher(std::vector<std::function<void()>>& batch) {
+    if (batch.empty()) return;
+    {
+      std::lock_guard lock(tasks_mutex);
+      if (tasks.empty()) {
+        tasks.swap(batch);
+      } else {
+        for (auto& task : batch) tasks.push_back(std::move(task));
+      }
+    }
+    batch.clear();
+    dispatch_wake.force_notify();
+  }
   std::mutex tasks_mutex;
   std::vector<std::function<void()>> tasks;
 
@@ -187,10 +201,13 @@ struct NodeContext {
     ++outbox_messages;
     outbox_bytes += bytes;
   }
-  void release_outbox(std::size_t bytes) {
+  void release_outbox(std::size_t bytes) { release_outbox(1, bytes); }
+  // Many messages at once (the completions of one I/O pass): one lock and one notification.
+  void release_outbox(std::size_t messages, std::size_t bytes) {
+    if (messages == 0 && bytes == 0) return;
     {
       std::lock_guard lock(outbox_mutex);
-      if (outbox_messages > 0) --outbox_messages;
+      outbox_messages -= std::min(outbox_messages, messages);
       outbox_bytes -= std::min(outbox_bytes, bytes);
     }
     outbox_cv.notify_all();

@@ -3,6 +3,7 @@
 // thread, from the dispatcher or from any thread that acknowledges by hand.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -37,31 +38,37 @@ struct AckDecision {
   std::string reason;          // kNak
 };
 
+// Many producers (the dispatcher, any thread settling by hand), one consumer (the I/O thread). Producers call
+// io_wake.notify() after push(); the I/O thread looks at pending() before it sleeps (after
+// WakeSignal::prepare_sleep()) and while it spins, so a decision queued while it is awake is never left
+// waiting for a timer, and a busy I/O thread costs the producers no system call.
 class AckQueue {
  public:
   void push(AckDecision decision) {
     std::lock_guard lock(mutex_);
     pending_.push_back(std::move(decision));
+    has_pending_.store(true, std::memory_order_release);
   }
   void push(std::vector<AckDecision>& decisions) {
     std::lock_guard lock(mutex_);
     for (auto& d : decisions) pending_.push_back(std::move(d));
     decisions.clear();
+    has_pending_.store(!pending_.empty(), std::memory_order_release);
   }
   // Moves everything queued into `out` (which it clears first).
   void take(std::vector<AckDecision>& out) {
     out.clear();
     std::lock_guard lock(mutex_);
     out.swap(pending_);
+    has_pending_.store(false, std::memory_order_relaxed);
   }
-  [[nodiscard]] bool empty() const {
-    std::lock_guard lock(mutex_);
-    return pending_.empty();
-  }
+  // Lock-free: cheap enough to poll while spinning.
+  [[nodiscard]] bool empty() const noexcept { return !has_pending_.load(std::memory_order_acquire); }
 
  private:
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::vector<AckDecision> pending_;
+  std::atomic<bool> has_pending_{false};
 };
 
 }  // namespace weft::detail

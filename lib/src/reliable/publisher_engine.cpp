@@ -246,10 +246,18 @@ void PublisherEngine::complete(std::uint64_t sequence, Entry& entry, bool settle
   } else {
     NodeCounters::add(context_.counters.reliable_failed);
   }
-  context_.release_outbox(entry.envelope ? entry.envelope->size() : 0);
+  ++released_messages_;
+  released_bytes_ += entry.envelope ? entry.envelope->size() : 0;
   if (entry.on_complete) {
-    context_.post_to_dispatcher([callback = std::move(entry.on_complete), status] { callback(status); });
+    completions_.push_back([callback = std::move(entry.on_complete), status] { callback(status); });
   }
+}
+
+void PublisherEngine::flush_completions() {
+  context_.release_outbox(released_messages_, released_bytes_);
+  released_messages_ = 0;
+  released_bytes_ = 0;
+  context_.post_to_dispatcher(completions_);
 }
 
 void PublisherEngine::on_ack(const PeerRef& from, const control::Ack& ack, Clock::TimePoint now) {
@@ -325,6 +333,9 @@ void PublisherEngine::on_heartbeat(const control::Heartbeat& heartbeat, Clock::T
   if (it == targets_.end()) return;
   if (Member* member = member_for(it->second, heartbeat.session)) {
     member->last_heard = now;
+    // The credit the subscriber grants, as in its registration: what it may hold unacknowledged, of which
+    // member->in_flight is in use. (Subscribers before this change sent their free credit here, which taken
+    // as the grant throttled the stream to whatever happened to be free at the heartbeat, for a second.)
     member->credit = std::max<std::uint32_t>(heartbeat.credit, 1);
   }
 }
@@ -513,6 +524,9 @@ std::size_t PublisherEngine::do_work(Clock::TimePoint now) {
     if (dead_letters_) dead_letters_->do_work(now);
   }
   for (auto& [key, target] : targets_) work += send_ready(target, now);
+  // Everything this pass completed (acknowledgements handled by the channel just before, expiries above,
+  // unrouted messages the I/O loop added earlier in the pass) goes to the dispatcher at once.
+  flush_completions();
   return work;
 }
 
@@ -531,6 +545,7 @@ void PublisherEngine::abandon(const std::string& why) {
     target.deliveries.clear();
     target.ready.clear();
   }
+  flush_completions();
 }
 
 void PublisherEngine::publish_targets() {

@@ -111,7 +111,11 @@ class PublisherEngine final : public ControlHandler {
   // The target is done with the message: acknowledged (error empty) or dead-lettered.
   // Takes the reason by value: it often lives in the delivery that settling erases.
   void settle(Target& target, std::uint64_t dseq, std::string dead_letter_reason);
+  // Counts the message done and queues its completion; flush_completions() hands them over.
   void complete(std::uint64_t sequence, Entry& entry, bool settled_for_good = true);
+  // Releases the outbox room and posts the on_complete callbacks of everything completed since the last call,
+  // in one go: once per pass, not once per message (each post is a lock and an eventfd write).
+  void flush_completions();
   void drop_member(Target& target, const std::string& id, const std::string& why);
   void publish_targets();
 
@@ -124,6 +128,10 @@ class PublisherEngine final : public ControlHandler {
   std::map<std::uint64_t, Entry> entries_;  // the outbox, by sequence
   std::map<std::string, Target> targets_;    // by key
   Clock::TimePoint next_sweep_{};
+  // Completed since the last flush_completions().
+  std::vector<std::function<void()>> completions_;
+  std::size_t released_messages_ = 0;
+  std::size_t released_bytes_ = 0;
 };
 
 }  // namespace weft::detail

@@ -13,6 +13,8 @@ constexpr auto kRegisterRetry = std::chrono::milliseconds(250);
 constexpr auto kPublisherSilence = std::chrono::seconds(3);
 // A gap or a lost tail is asked for again at most this often.
 constexpr auto kResendInterval = std::chrono::milliseconds(200);
+// Acknowledgements the control channel refused (full) are offered again this soon.
+constexpr auto kUnsentRetry = std::chrono::milliseconds(1);
 // How many acknowledged deliveries a link remembers to re-acknowledge duplicates.
 constexpr std::size_t kDoneMemory = 65536;
 
@@ -312,8 +314,8 @@ std::size_t SubscriberEngine::do_work(Clock::TimePoint now) {
       }
       if (now >= link.next_heartbeat) {
         link.next_heartbeat = now + kHeartbeatInterval;
-        auto free = c.spec.credit > link.held.size() ? c.spec.credit - static_cast<std::uint32_t>(link.held.size()) : 0;
-        (void)channel_.send(link.peer, control::Heartbeat{c.spec.key, c.spec.session, link.highest, free});
+        // The credit granted, not what is free of it: the publisher counts what it has in flight itself.
+        (void)channel_.send(link.peer, control::Heartbeat{c.spec.key, c.spec.session, link.highest, c.spec.credit});
       }
     }
   }
@@ -321,14 +323,20 @@ std::size_t SubscriberEngine::do_work(Clock::TimePoint now) {
 }
 
 Clock::TimePoint SubscriberEngine::next_deadline() {
+  // Decisions queued by the handlers go out at once (the I/O loop also looks at the queue before it sleeps).
+  if (!waiting_.empty() || !context_.acks.empty()) return Clock::TimePoint::min();
   auto deadline = Clock::TimePoint::max();
+  bool unsent = false;
   for (auto& [id, c] : consumers_) {
     for (auto& [endpoint, link] : c.links) {
       deadline = std::min(deadline, link.next_heartbeat);
       if (!link.registered) deadline = std::min(deadline, link.next_register);
+      unsent = unsent || !link.acks.empty() || !link.naks.empty() || !link.progress.empty();
     }
   }
-  if (!waiting_.empty()) deadline = Clock::TimePoint::min();
+  // A decision the channel could not take (its queue to that publisher full) is tried again shortly, not at
+  // the next heartbeat.
+  if (unsent) deadline = std::min(deadline, context_.clock.now() + kUnsentRetry);
   return deadline;
 }
 
