@@ -14,25 +14,15 @@ WEFTD=${2:?usage: bench_patterns_test.sh WEFT WEFTD CASE}
 CASE=${3:?usage: bench_patterns_test.sh WEFT WEFTD CASE}
 readonly WEFT WEFTD CASE
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-test.XXXXXX")
-readonly WORK
-trap 'rm -rf "$WORK"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+make_work weft-bench-test
+FAIL_BYTES=3000
 
-fail() {
-  echo "FAIL: $*" >&2
-  local f
-  for f in "$WORK"/*.out "$WORK"/*.err; do
-    [[ -s $f ]] && { echo "--- ${f##*/}" >&2; tail -c 3000 "$f" >&2; echo >&2; }
-  done
-  exit 1
-}
-
-# run NAME ARGS...: `weft bench ARGS`, stdout to NAME.out, stderr to NAME.err; sets STATUS.
-run() {
+# bench NAME ARGS...: `weft bench ARGS`, stdout to NAME.out, stderr to NAME.err; sets STATUS.
+bench() {
   local name=$1
   shift
-  STATUS=0
-  "$WEFT" bench "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || STATUS=$?
+  run "$name" "$WEFT" bench "$@"
 }
 
 # expect_rows FILE PATTERN SYSTEM MIN_ROWS FIELD...: at least MIN_ROWS JSON lines of that pattern and system,
@@ -73,11 +63,11 @@ test_usage_errors() {
     "--append-batch 0" "--append-window 5000" "--slow-outbox -1" "--data-dir $WORK/missing" \
     "--patterns persist --weftd $WORK/no-weftd"; do
     # shellcheck disable=SC2086  # the arguments are split on purpose
-    run usage $args
+    bench usage $args
     [[ $STATUS -eq 2 ]] || fail "weft bench $args exited $STATUS, expected 2"
     grep -q 'weft bench:' "$WORK/usage.err" || fail "weft bench $args printed no error"
   done
-  run help --help
+  bench help --help
   [[ $STATUS -eq 0 ]] || fail "--help exited $STATUS"
   local pattern
   for pattern in reliable queue reqrep persist replay; do
@@ -86,7 +76,7 @@ test_usage_errors() {
 }
 
 test_reliable() {
-  run reliable --patterns reliable --sizes 128 --slow-outbox 2000 "${SMALL[@]}"
+  bench reliable --patterns reliable --sizes 128 --slow-outbox 2000 "${SMALL[@]}"
   [[ $STATUS -eq 0 ]] || fail "weft bench --patterns reliable exited $STATUS"
   expect_rows "$WORK/reliable.out" reliable weft 1 system transport size msgs_per_s mb_per_s p50_us p99_us \
     peak_rss_kib outbox_max_messages slow_subscriber pinned ratio_to_raw
@@ -95,7 +85,7 @@ test_reliable() {
 }
 
 test_queue_reqrep() {
-  run queue --patterns queue,reqrep --sizes 128 --workers 1,2 "${SMALL[@]}"
+  bench queue --patterns queue,reqrep --sizes 128 --workers 1,2 "${SMALL[@]}"
   [[ $STATUS -eq 0 ]] || fail "weft bench --patterns queue,reqrep exited $STATUS"
   expect_rows "$WORK/queue.out" queue weft 2 workers msgs_per_s mb_per_s ratio_to_raw peak_rss_kib pinned
   expect_rows "$WORK/queue.out" queue zmq 2 workers msgs_per_s mb_per_s pinned
@@ -104,7 +94,7 @@ test_queue_reqrep() {
 }
 
 test_persist() {
-  run persist --patterns persist --systems weft --sizes 128 --fsync always,os --weftd "$WEFTD" --data-dir "$WORK" \
+  bench persist --patterns persist --systems weft --sizes 128 --fsync always,os --weftd "$WEFTD" --data-dir "$WORK" \
     "${SMALL[@]}"
   [[ $STATUS -eq 0 ]] || fail "weft bench --patterns persist exited $STATUS"
   expect_rows "$WORK/persist.out" persist weft 2 fsync msgs_per_s mb_per_s p50_us p99_us batch window pinned
@@ -113,8 +103,5 @@ test_persist() {
   [[ -z $(find "$WORK" -maxdepth 1 -name 'weft-bench-weftd.*') ]] || fail "weftd's data directory was left behind"
 }
 
-case $CASE in
-  usage_errors | reliable | queue_reqrep | persist) "test_$CASE" ;;
-  *) fail "unknown case $CASE" ;;
-esac
-echo "PASS: $CASE"
+ALL_CASES=(usage_errors reliable queue_reqrep persist)
+run_cases "$CASE"
