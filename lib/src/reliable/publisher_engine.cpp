@@ -44,7 +44,7 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
     if (to_queues_only && target.mode != control::ConsumerMode::kQueue) continue;
     if (!subject_matches(target.pattern, subject)) continue;
     std::uint64_t dseq = target.next_dseq++;
-    target.deliveries.emplace(dseq, Delivery{sequence, 0, false, {}, {}, {}, {}});
+    target.deliveries.emplace(dseq, Delivery{sequence, 0, false, {}, {}, {}, {}, {}});
     target.ready.push_back(dseq);
     ++entry.owed;
     if (store_) owed_by.push_back(key);
@@ -185,11 +185,17 @@ void PublisherEngine::drop_member(Target& target, const std::string& id, const s
   target.members.erase(id);
 }
 
-void PublisherEngine::requeue(Target& target, std::uint64_t dseq, Delivery& delivery, const std::string& why) {
+void PublisherEngine::requeue(Target& target, std::uint64_t dseq, Delivery& delivery, const std::string& why,
+                              bool ack_wait_expired) {
   delivery.in_flight = false;
   if (delivery.last_error.empty()) delivery.last_error = why;
   if (auto member = target.members.find(delivery.member); member != target.members.end()) {
-    if (member->second.in_flight > 0) --member->second.in_flight;
+    if (ack_wait_expired) {
+      ++member->second.expired_held;
+      delivery.expired_at = delivery.member;
+    } else if (member->second.in_flight > 0) {
+      --member->second.in_flight;
+    }
   }
   if (delivery.attempt >= target.max_deliver) {
     settle(target, dseq, delivery.last_error);
@@ -203,6 +209,12 @@ void PublisherEngine::requeue(Target& target, std::uint64_t dseq, Delivery& deli
   } else {
     target.ready.push_back(dseq);
   }
+}
+
+void PublisherEngine::heard_from(Member& member, Clock::TimePoint now) {
+  member.last_heard = now;
+  member.in_flight -= std::min(member.in_flight, member.expired_held);
+  member.expired_held = 0;
 }
 
 void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dead_letter_reason) {
@@ -266,7 +278,7 @@ void PublisherEngine::on_ack(const PeerRef& from, const control::Ack& ack, Clock
   Target& target = it->second;
   std::string id;
   Member* member = member_for(target, ack.session, &id);
-  if (member) member->last_heard = now;
+  if (member) heard_from(*member, now);
   std::vector<control::AckRange> stale;
   for (const auto& range : ack.ranges) {
     for (std::uint32_t i = 0; i < range.count && i < 1'000'000; ++i) {
@@ -296,7 +308,7 @@ void PublisherEngine::on_nak(const control::Nak& nak, Clock::TimePoint now) {
   Target& target = it->second;
   std::string id;
   Member* member = member_for(target, nak.session, &id);
-  if (member) member->last_heard = now;
+  if (member) heard_from(*member, now);
   for (const auto& item : nak.items) {
     auto d = target.deliveries.find(item.dseq);
     if (d == target.deliveries.end() || !d->second.in_flight || d->second.attempt != item.attempt ||
@@ -316,7 +328,7 @@ void PublisherEngine::on_progress(const control::Progress& progress, Clock::Time
   if (it == targets_.end()) return;
   Target& target = it->second;
   std::string id;
-  if (Member* member = member_for(target, progress.session, &id)) member->last_heard = now;
+  if (Member* member = member_for(target, progress.session, &id)) heard_from(*member, now);
   for (const auto& range : progress.ranges) {
     for (std::uint32_t i = 0; i < range.count && i < 1'000'000; ++i) {
       auto d = target.deliveries.find(range.first + i);
@@ -332,7 +344,7 @@ void PublisherEngine::on_heartbeat(const control::Heartbeat& heartbeat, Clock::T
   auto it = targets_.find(heartbeat.key);
   if (it == targets_.end()) return;
   if (Member* member = member_for(it->second, heartbeat.session)) {
-    member->last_heard = now;
+    heard_from(*member, now);
     // The credit the subscriber grants, as in its registration: what it may hold unacknowledged, of which
     // member->in_flight is in use. (Subscribers before this change sent their free credit here, which taken
     // as the grant throttled the stream to whatever happened to be free at the heartbeat, for a second.)
@@ -347,7 +359,7 @@ void PublisherEngine::on_resend(const control::Resend& resend, Clock::TimePoint 
   std::string id;
   Member* member = member_for(target, resend.session, &id);
   if (!member) return;
-  member->last_heard = now;
+  heard_from(*member, now);
   // The subscriber missed deliveries from from_dseq on (a connection dropped what was queued): send them again.
   std::vector<std::uint64_t> lost;
   for (auto d = target.deliveries.lower_bound(resend.from_dseq); d != target.deliveries.end(); ++d) {
@@ -372,6 +384,11 @@ std::size_t PublisherEngine::send_ready(Target& target, Clock::TimePoint now) {
     const std::string& id = order[(target.round_robin + turn) % order.size()];
     Member& member = target.members[id];
     if (member.in_flight >= member.credit) continue;
+    // What this member let expire goes to another member with room, if there is one (work queues).
+    bool others_have_room = false;
+    for (const auto& [other_id, other] : target.members) {
+      others_have_room = others_have_room || (other_id != id && other.in_flight < other.credit);
+    }
     control::Deliver deliver{target.key, member.session, {}};
     ByteBuffer body;
     std::vector<std::uint64_t> taken;
@@ -385,6 +402,11 @@ std::size_t PublisherEngine::send_ready(Target& target, Clock::TimePoint now) {
       if (d->second.not_before > now) {
         later.push_back(dseq);
         if (target.mode == control::ConsumerMode::kDurable) break;  // in order: wait for it
+        continue;
+      }
+      if (target.mode != control::ConsumerMode::kDurable && others_have_room && d->second.expired_at == id) {
+        later.push_back(dseq);
+        if (later.size() >= kMaxBatchMessages) break;  // bounds the scan; the others take them this pass
         continue;
       }
       auto entry = entries_.find(d->second.sequence);
@@ -441,7 +463,7 @@ std::size_t PublisherEngine::expire(Clock::TimePoint now) {
       if (d == target.deliveries.end()) continue;
       NodeCounters::add(context_.counters.ack_timeouts);
       d->second.last_error = "not acknowledged within the ack wait";
-      requeue(target, dseq, d->second, d->second.last_error);
+      requeue(target, dseq, d->second, d->second.last_error, /*ack_wait_expired=*/true);
       ++work;
     }
     // Heartbeats tell each member how far it was sent, so a lost tail is noticed.
@@ -503,7 +525,7 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
       auto it = targets_.find(key);
       if (it == targets_.end()) continue;
       std::uint64_t dseq = it->second.next_dseq++;
-      it->second.deliveries.emplace(dseq, Delivery{e.sequence, 0, false, {}, {}, {}, {}});
+      it->second.deliveries.emplace(dseq, Delivery{e.sequence, 0, false, {}, {}, {}, {}, {}});
       it->second.ready.push_back(dseq);
       ++entry.owed;
     }

@@ -71,13 +71,17 @@ class PublisherEngine final : public ControlHandler {
     Clock::TimePoint not_before{};  // nak delay
     Clock::TimePoint ack_deadline{};
     std::string last_error;
+    std::string expired_at;  // the member whose ack wait for it ran out last: a redelivery goes elsewhere if it can
   };
   struct Member {
     PeerRef peer;
     std::uint64_t session = 0;
     std::uint64_t node_id = 0;
     std::uint32_t credit = 0;      // deliveries it takes unacknowledged
-    std::uint32_t in_flight = 0;
+    std::uint32_t in_flight = 0;   // counts expired_held too
+    // Deliveries whose ack wait ran out while it said nothing since: they still fill its credit, since it may
+    // be stopped with them in hand, so that it is not sent more (or the same again) until it is heard from.
+    std::uint32_t expired_held = 0;
     std::uint64_t last_sent = 0;   // the last dseq sent, for heartbeats
     Clock::TimePoint last_heard{};
     Clock::TimePoint next_heartbeat{};
@@ -107,7 +111,12 @@ class PublisherEngine final : public ControlHandler {
   std::size_t send_ready(Target& target, Clock::TimePoint now);
   std::size_t expire(Clock::TimePoint now);
   // Back to the ready queue: an in-flight delivery whose holder failed it (or vanished).
-  void requeue(Target& target, std::uint64_t dseq, Delivery& delivery, const std::string& why);
+  // `ack_wait_expired`: the holder said nothing in time; it keeps the delivery against its credit (Member::
+  // expired_held) until it is heard from, and the redelivery prefers another member.
+  void requeue(Target& target, std::uint64_t dseq, Delivery& delivery, const std::string& why,
+               bool ack_wait_expired = false);
+  // A member spoke (ack, nak, progress, heartbeat, resend): it is alive, and its credit is its own again.
+  static void heard_from(Member& member, Clock::TimePoint now);
   // The target is done with the message: acknowledged (error empty) or dead-lettered.
   // Takes the reason by value: it often lives in the delivery that settling erases.
   void settle(Target& target, std::uint64_t dseq, std::string dead_letter_reason);
