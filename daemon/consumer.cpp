@@ -255,6 +255,16 @@ std::size_t Consumer::expire(Clock::TimePoint now) {
   return work;
 }
 
+bool Consumer::Batch::add(const sidecar::DeliveryItem& item, std::span<const std::byte> envelope) {
+  const std::size_t size = sidecar::packed_size(item);
+  if (item_bytes + size > sidecar::kMaxDeliverItemsBytes) return false;
+  items.push_back(item);
+  envelopes.push_back(envelope);
+  bytes += envelope.size();
+  item_bytes += size;
+  return true;
+}
+
 bool Consumer::fill_redeliveries(Batch& batch, std::size_t room, Clock::TimePoint /*now*/) {
   std::vector<std::uint64_t> gone;
   for (std::uint64_t offset : ready_) {
@@ -266,9 +276,7 @@ bool Consumer::fill_redeliveries(Batch& batch, std::size_t room, Clock::TimePoin
     }
     const log::LogRecord& r = record->records().front();
     const Pending& p = pending_.at(offset);
-    batch.items.push_back({offset, p.attempt + 1, r.timestamp});
-    batch.envelopes.push_back(r.value);
-    batch.bytes += r.value.size();
+    if (!batch.add({offset, p.attempt + 1, r.timestamp}, r.value)) break;
     batch.storage.push_back(std::move(*record));
   }
   for (std::uint64_t offset : gone) {
@@ -280,7 +288,8 @@ bool Consumer::fill_redeliveries(Batch& batch, std::size_t room, Clock::TimePoin
 
 std::uint64_t Consumer::fill_new(Batch& batch, std::size_t room) {
   std::uint64_t cursor = next_;
-  while (batch.items.size() < room && batch.bytes < kBatchBytes && cursor < log_.end_offset()) {
+  bool full = false;  // the header has no room for the next item
+  while (!full && batch.items.size() < room && batch.bytes < kBatchBytes && cursor < log_.end_offset()) {
     auto read = log_.read(cursor, kBatchBytes - batch.bytes);
     if (!read) {
       if (!batch.items.empty()) break;  // send what is there; the next send meets the problem first
@@ -299,12 +308,12 @@ std::uint64_t Consumer::fill_new(Batch& batch, std::size_t room) {
     std::size_t used = 0;
     for (const log::LogRecord& r : read->records()) {
       if (batch.items.size() >= room) break;
-      ++used;
+      if (settled_.count(r.offset) == 0 && !batch.add({r.offset, 1, r.timestamp}, r.value)) {
+        full = true;
+        break;
+      }
+      ++used;  // sent, or acknowledged before a restart
       cursor = r.offset + 1;
-      if (settled_.count(r.offset) != 0) continue;  // acknowledged before a restart
-      batch.items.push_back({r.offset, 1, r.timestamp});
-      batch.envelopes.push_back(r.value);
-      batch.bytes += r.value.size();
     }
     if (used == read->records().size()) cursor = read->next_offset();
     batch.storage.push_back(std::move(*read));  // the envelopes point into it

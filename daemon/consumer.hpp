@@ -154,6 +154,9 @@ class Consumer {
     std::vector<std::span<const std::byte>> envelopes;
     std::vector<log::ReadBatch> storage;  // keeps the envelopes' bytes
     std::size_t bytes = 0;
+    std::size_t item_bytes = 0;  // of the items in the DELIVER header (at most sidecar::kMaxDeliverItemsBytes)
+    // Adds an item if the header has room for it.
+    bool add(const sidecar::DeliveryItem& item, std::span<const std::byte> envelope);
   };
 
   Pending* answerable(std::uint64_t offset, std::uint32_t attempt, std::vector<sidecar::Rejection>& rejected,
