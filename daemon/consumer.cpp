@@ -149,8 +149,7 @@ void Consumer::progress(std::uint64_t /*member_id*/, std::span<const sidecar::Ac
     Pending* p = settings_.ack ? answerable(item.offset, item.attempt, rejected, false) : nullptr;
     if (!settings_.ack) rejected.push_back(reject(item.offset, item.attempt, "this consumer takes no acknowledgements"));
     if (p == nullptr) continue;
-    p->deadline = now + settings_.ack_wait;
-    timers_.emplace(p->deadline, item.offset);
+    set_timer(item.offset, *p, now + settings_.ack_wait);
   }
 }
 
@@ -170,12 +169,27 @@ void Consumer::release(Pending& pending) {
 
 void Consumer::schedule(std::uint64_t offset, Pending& pending, Clock::TimePoint not_before) {
   pending.state = PendingState::kWaiting;
-  pending.deadline = not_before;
-  timers_.emplace(not_before, offset);
+  set_timer(offset, pending, not_before);
+}
+
+void Consumer::set_timer(std::uint64_t offset, Pending& pending, Clock::TimePoint when) {
+  clear_timer(pending);
+  pending.deadline = when;
+  // Ack deadlines only grow (now + ack_wait): the hint makes the insertion constant time.
+  pending.timer = timers_.emplace_hint(timers_.end(), when, offset);
+}
+
+void Consumer::clear_timer(Pending& pending) {
+  if (!pending.timer) return;
+  timers_.erase(*pending.timer);
+  pending.timer.reset();
 }
 
 void Consumer::settle(std::uint64_t offset) {
-  pending_.erase(offset);
+  if (auto it = pending_.find(offset); it != pending_.end()) {
+    clear_timer(it->second);
+    pending_.erase(it);
+  }
   ready_.erase(offset);
   if (offset < ack_floor_) return;
   settled_.insert(offset);
@@ -221,6 +235,7 @@ void Consumer::catch_up_with_retention() {
   for (auto it = pending_.begin(); it != pending_.end() && it->first < first;) {
     release(it->second);
     ready_.erase(it->first);
+    clear_timer(it->second);
     it = pending_.erase(it);
   }
   while (!settled_.empty() && *settled_.begin() == ack_floor_) {
@@ -233,11 +248,14 @@ void Consumer::catch_up_with_retention() {
 std::size_t Consumer::expire(Clock::TimePoint now) {
   std::size_t work = 0;
   while (!timers_.empty() && timers_.begin()->first <= now) {
-    const auto [when, offset] = *timers_.begin();
-    timers_.erase(timers_.begin());
+    const auto first = timers_.begin();
+    const std::uint64_t offset = first->second;
     auto it = pending_.find(offset);
-    if (it == pending_.end() || it->second.deadline != when) continue;  // answered or rescheduled since
+    const bool current = it != pending_.end() && it->second.timer == first;
+    timers_.erase(first);
+    if (!current) continue;  // never the case: a settled or rescheduled offset's entry goes at once
     Pending& p = it->second;
+    p.timer.reset();
     if (p.state == PendingState::kInFlight) {
       release(p);
       p.last_error = "ack wait of " + std::to_string(settings_.ack_wait.count()) + " ms expired";
@@ -255,6 +273,16 @@ std::size_t Consumer::expire(Clock::TimePoint now) {
   return work;
 }
 
+bool Consumer::Batch::add(const sidecar::DeliveryItem& item, std::span<const std::byte> envelope) {
+  const std::size_t size = sidecar::packed_size(item);
+  if (item_bytes + size > sidecar::kMaxDeliverItemsBytes) return false;
+  items.push_back(item);
+  envelopes.push_back(envelope);
+  bytes += envelope.size();
+  item_bytes += size;
+  return true;
+}
+
 bool Consumer::fill_redeliveries(Batch& batch, std::size_t room, Clock::TimePoint /*now*/) {
   std::vector<std::uint64_t> gone;
   for (std::uint64_t offset : ready_) {
@@ -266,9 +294,7 @@ bool Consumer::fill_redeliveries(Batch& batch, std::size_t room, Clock::TimePoin
     }
     const log::LogRecord& r = record->records().front();
     const Pending& p = pending_.at(offset);
-    batch.items.push_back({offset, p.attempt + 1, r.timestamp});
-    batch.envelopes.push_back(r.value);
-    batch.bytes += r.value.size();
+    if (!batch.add({offset, p.attempt + 1, r.timestamp}, r.value)) break;
     batch.storage.push_back(std::move(*record));
   }
   for (std::uint64_t offset : gone) {
@@ -280,7 +306,8 @@ bool Consumer::fill_redeliveries(Batch& batch, std::size_t room, Clock::TimePoin
 
 std::uint64_t Consumer::fill_new(Batch& batch, std::size_t room) {
   std::uint64_t cursor = next_;
-  while (batch.items.size() < room && batch.bytes < kBatchBytes && cursor < log_.end_offset()) {
+  bool full = false;  // the header has no room for the next item
+  while (!full && batch.items.size() < room && batch.bytes < kBatchBytes && cursor < log_.end_offset()) {
     auto read = log_.read(cursor, kBatchBytes - batch.bytes);
     if (!read) {
       if (!batch.items.empty()) break;  // send what is there; the next send meets the problem first
@@ -299,12 +326,12 @@ std::uint64_t Consumer::fill_new(Batch& batch, std::size_t room) {
     std::size_t used = 0;
     for (const log::LogRecord& r : read->records()) {
       if (batch.items.size() >= room) break;
-      ++used;
+      if (settled_.count(r.offset) == 0 && !batch.add({r.offset, 1, r.timestamp}, r.value)) {
+        full = true;
+        break;
+      }
+      ++used;  // sent, or acknowledged before a restart
       cursor = r.offset + 1;
-      if (settled_.count(r.offset) != 0) continue;  // acknowledged before a restart
-      batch.items.push_back({r.offset, 1, r.timestamp});
-      batch.envelopes.push_back(r.value);
-      batch.bytes += r.value.size();
     }
     if (used == read->records().size()) cursor = read->next_offset();
     batch.storage.push_back(std::move(*read));  // the envelopes point into it
@@ -337,8 +364,7 @@ std::size_t Consumer::send(Member& member, Clock::TimePoint now) {
     p.state = PendingState::kInFlight;
     p.attempt = item.attempt;
     p.member = member.ref.id;
-    p.deadline = now + settings_.ack_wait;
-    timers_.emplace(p.deadline, item.offset);
+    set_timer(item.offset, p, now + settings_.ack_wait);
   }
   next_ = cursor;
   if (!settings_.ack) ack_floor_ = next_;

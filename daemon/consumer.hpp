@@ -137,11 +137,15 @@ class Consumer {
 
  private:
   enum class PendingState { kInFlight, kWaiting, kDeadLettering };
+  // Ack deadlines and nak delays: at most one entry per pending offset, removed when it is settled (so the map
+  // holds what is in flight, not every delivery of the last ack wait).
+  using Timers = std::multimap<Clock::TimePoint, std::uint64_t>;
   struct Pending {
     PendingState state = PendingState::kWaiting;
     std::uint32_t attempt = 0;  // deliveries made so far
     std::uint64_t member = 0;   // holder while in flight
     Clock::TimePoint deadline{};
+    std::optional<Timers::iterator> timer;  // its entry in timers_, if any
     std::string last_error;
   };
   struct Member {
@@ -154,6 +158,9 @@ class Consumer {
     std::vector<std::span<const std::byte>> envelopes;
     std::vector<log::ReadBatch> storage;  // keeps the envelopes' bytes
     std::size_t bytes = 0;
+    std::size_t item_bytes = 0;  // of the items in the DELIVER header (at most sidecar::kMaxDeliverItemsBytes)
+    // Adds an item if the header has room for it.
+    bool add(const sidecar::DeliveryItem& item, std::span<const std::byte> envelope);
   };
 
   Pending* answerable(std::uint64_t offset, std::uint32_t attempt, std::vector<sidecar::Rejection>& rejected,
@@ -161,6 +168,8 @@ class Consumer {
   void settle(std::uint64_t offset);
   void release(Pending& pending);  // the holder no longer holds it
   void schedule(std::uint64_t offset, Pending& pending, Clock::TimePoint not_before);
+  void set_timer(std::uint64_t offset, Pending& pending, Clock::TimePoint when);
+  void clear_timer(Pending& pending);
   void exhaust(std::uint64_t offset, Pending& pending);  // max_deliver reached: to the dead-letter stream
   void catch_up_with_retention();
   std::size_t expire(Clock::TimePoint now);
@@ -182,7 +191,7 @@ class Consumer {
   std::set<std::uint64_t> settled_;           // above the floor
   std::map<std::uint64_t, Pending> pending_;  // delivered or to deliver again, not settled
   std::set<std::uint64_t> ready_;             // pending offsets to deliver again now
-  std::multimap<Clock::TimePoint, std::uint64_t> timers_;  // ack deadlines and nak delays (lazily deleted)
+  Timers timers_;
   std::map<std::uint64_t, Member> members_;
   std::uint64_t round_robin_ = 0;
   bool dirty_ = false;

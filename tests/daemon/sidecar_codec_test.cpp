@@ -141,6 +141,50 @@ TEST(SidecarCodec, MalformedHeadersSayWhy) {
   EXPECT_FALSE(fields_as<ConsumeFields>(h).is_ok());
 }
 
+TEST(SidecarCodec, PackedSizesAreWhatThePackerWrites) {
+  auto packed = [](auto v) {
+    msgpack::sbuffer b;
+    msgpack::pack(b, v);
+    return b.size();
+  };
+  for (std::uint64_t v : {0ULL, 127ULL, 128ULL, 255ULL, 256ULL, 65535ULL, 65536ULL, 4294967295ULL, 4294967296ULL,
+                          18446744073709551615ULL}) {
+    EXPECT_EQ(packed_size(v), packed(v)) << v;
+  }
+  for (std::int64_t v : {std::int64_t{0}, std::int64_t{-1}, std::int64_t{-32}, std::int64_t{-33}, std::int64_t{-128},
+                         std::int64_t{-129}, std::int64_t{-32768}, std::int64_t{-32769}, std::int64_t{INT32_MIN},
+                         std::int64_t{INT32_MIN} - 1, INT64_MIN, INT64_MAX, std::int64_t{1'700'000'000'000'000'000}}) {
+    EXPECT_EQ(packed_size(v), packed(v)) << v;
+  }
+  const DeliveryItem item{65536, 1, 1'700'000'000'000'000'000};
+  EXPECT_EQ(packed_size(item), packed(item));
+  EXPECT_EQ(packed_size(item), 16u);
+}
+
+// Regression: 4096 items at offsets of 65,536 and up made a DELIVER header over the 64 KiB limit. As many items
+// as kMaxDeliverItemsBytes allows, of the widest kind, under the widest consumer id, still decode.
+TEST(SidecarCodec, ADeliverFilledToItsItemBudgetFitsInAHeader) {
+  for (const DeliveryItem widest :
+       {DeliveryItem{65536, 1, 1'700'000'000'000'000'000}, DeliveryItem{UINT64_MAX, UINT32_MAX, INT64_MIN}}) {
+    DeliverFields fields;
+    fields.consumer = UINT64_MAX;
+    std::size_t bytes = 0;
+    while (fields.items.size() < kMaxBodyFrames && bytes + packed_size(widest) <= kMaxDeliverItemsBytes) {
+      fields.items.push_back(widest);
+      bytes += packed_size(widest);
+    }
+    const zmq::message_t header = encode_header(Kind::kDeliver, 0, fields);
+    EXPECT_LE(header.size(), kMaxHeaderBytes) << fields.items.size() << " items";
+    Header h;
+    ASSERT_EQ(decode_header(bytes_of(header), h).error, HeaderError::kNone) << fields.items.size() << " items";
+    EXPECT_EQ(fields_as<DeliverFields>(h).value().items.size(), fields.items.size());
+  }
+  AckFields ack;
+  ack.consumer = UINT64_MAX;
+  ack.items.assign(kMaxAnswerItems, AckItem{UINT64_MAX, UINT32_MAX});
+  EXPECT_LE(encode_header(Kind::kAck, UINT64_MAX, ack).size(), kMaxHeaderBytes);
+}
+
 TEST(SidecarCodec, ErrorsBecomeStatuses) {
   Status s = status_from_error(ErrorFields{static_cast<std::uint8_t>(ErrorKind::kNoStream), "no stream takes 'x'"});
   EXPECT_EQ(s.code(), ErrorCode::kNotFound);

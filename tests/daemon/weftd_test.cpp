@@ -57,6 +57,26 @@ class WeftdTest : public DaemonHarness {
     }
   }
 
+  // Appends `n` small messages on orders.new, kMaxBodyFrames to an APPEND, and waits until all are durable.
+  void publish_many(std::uint64_t n) {
+    std::vector<std::vector<std::byte>> envelopes;
+    std::uint64_t acknowledged = 0;
+    for (std::uint64_t at = 0; at < n; at += sc::kMaxBodyFrames) {
+      envelopes.clear();
+      for (std::uint64_t i = at; i < std::min<std::uint64_t>(n, at + sc::kMaxBodyFrames); ++i) {
+        envelopes.push_back(make_envelope("orders.new", "m" + std::to_string(published_++)));
+      }
+      std::vector<std::span<const std::byte>> spans(envelopes.begin(), envelopes.end());
+      ASSERT_TRUE(producer_->append("orders.new", spans, [&](const Status& s, const sc::AppendAck& a) {
+        ASSERT_TRUE(s.is_ok()) << s.to_string();
+        acknowledged += a.last_offset + 1 - a.first_offset;
+      }).is_ok());
+      step();
+    }
+    for (int i = 0; i < 100 && acknowledged < n; ++i) step();
+    ASSERT_EQ(acknowledged, n);
+  }
+
   std::unique_ptr<sc::SidecarClient> producer_;
   std::vector<Status> ended_;
   int published_ = 0;
@@ -482,6 +502,69 @@ TEST_F(WeftdTest, StaleAcknowledgementsAreRejected) {
   EXPECT_NE(rejected[0].reason.find("stale"), std::string::npos);
   EXPECT_EQ(weftd_->server().counters().rejected_acks, 1u);
 }
+
+// Regression: a DELIVER of 4096 items whose offsets are 65,536 or more (16 header bytes each) was over the
+// 64 KiB header limit; the client dropped it as malformed and the consumer stalled at 65,536 deliveries with a
+// credit of 4,096 or more. And a client acknowledging more than ~9,000 deliveries at once sent an ACK over the
+// limit, which weftd refused as malformed (the deliveries stayed unacknowledged, the credit used up). Every delivery must arrive exactly once, whatever the credit.
+struct LargeCredit {
+  std::uint32_t credit;
+  bool ack;
+};
+
+class WeftdLargeCreditTest : public WeftdTest, public ::testing::WithParamInterface<LargeCredit> {};
+
+TEST_P(WeftdLargeCreditTest, MoreThan65536DeliveriesArriveExactlyOnce) {
+  constexpr std::uint64_t kMessages = 70'000;
+  publish_many(kMessages);
+  auto reader = client("reader");
+  attach(reader);
+  std::vector<std::uint32_t> times(kMessages, 0);
+  std::uint64_t received = 0, max_attempt = 0;
+  sc::SidecarClient& r = *reader;
+  sc::ConsumerHandlers h;
+  h.on_message = [&](const sc::Delivery& d) {
+    ASSERT_LT(d.offset, kMessages);
+    ++times[d.offset];
+    ++received;
+    max_attempt = std::max<std::uint64_t>(max_attempt, d.attempt);
+    if (GetParam().ack) (void)r.ack(d.consumer, d.offset, d.attempt);
+  };
+  h.on_end = [this](const Status& s) { ended_.push_back(s); };
+  auto f = fields("orders");
+  f.credit = GetParam().credit;
+  f.ack = GetParam().ack;
+  ASSERT_TRUE(reader->consume(f, h).is_ok());
+  // A slow reader: weftd sends all that the credit allows before the reader runs, whose acknowledgements then
+  // cover up to the whole credit at once.
+  for (int i = 0; i < 64; ++i) weftd_->do_work(clock_.now());
+  // Deliveries take a few hundred rounds; a stall shows as no progress over many of them.
+  for (int round = 0; round < 2000 && received < kMessages; ++round) step();
+  EXPECT_EQ(received, kMessages);
+  for (std::uint64_t offset = 0; offset < kMessages; ++offset) {
+    ASSERT_EQ(times[offset], 1u) << "offset " << offset << " delivered " << times[offset] << " times";
+  }
+  EXPECT_EQ(max_attempt, 1u);
+  EXPECT_EQ(reader->stats().malformed, 0u) << "a DELIVER from weftd did not decode";
+  EXPECT_EQ(weftd_->server().counters().malformed(), 0u) << "weftd refused an ACK or CREDIT";
+  EXPECT_TRUE(ended_.empty());
+  if (GetParam().ack) {
+    step();
+    auto i = info(*producer_, "orders");
+    ASSERT_TRUE(i.is_ok());
+    ASSERT_EQ(i->consumers.size(), 1u);
+    EXPECT_EQ(i->consumers[0].ack_floor, kMessages) << "every acknowledgement was taken";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Credits, WeftdLargeCreditTest,
+                         ::testing::Values(LargeCredit{4096, true}, LargeCredit{4096, false},
+                                           LargeCredit{8192, true}, LargeCredit{65536, true},
+                                           LargeCredit{65536, false}),
+                         [](const ::testing::TestParamInfo<LargeCredit>& p) {
+                           return "Credit" + std::to_string(p.param.credit) +
+                                  (p.param.ack ? "Ack" : "NoAck");
+                         });
 
 TEST_F(WeftdTest, RetentionDeletesOldSegmentsAndNothingElse) {
   stop();

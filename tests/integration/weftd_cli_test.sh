@@ -158,6 +158,31 @@ test_publish_replay() {
   stop_weftd
 }
 
+# Regression: with a credit of 4,096 or more a consumer stalled at 65,536 deliveries (a DELIVER over the header
+# limit, dropped by the client), and an --until-end that stopped short could exit 0.
+test_large_credit() {
+  start_weftd
+  expect_ok add "$WEFT" stream add big --subject 'big.>' --fsync os
+  expect_ok pub "$WEFT" stream pub big.x --size 8 --count 70000 --window 256
+  [[ $(info_field big messages | tr -d ,) == 70000 ]] || fail "stream info counts $(info_field big messages) messages"
+  expect_ok ack "$WEFT" sub --stream big --from first --credit 4096 --until-end --raw --timeout "$DEADLINE_S"
+  [[ $(lines_of ack) -eq 70000 ]] || fail "--credit 4096 replayed $(lines_of ack) of 70000 messages"
+  expect_ok noack "$WEFT" sub --stream big --from first --credit 8192 --no-ack --until-end --raw \
+    --timeout "$DEADLINE_S"
+  [[ $(lines_of noack) -eq 70000 ]] || fail "--credit 8192 --no-ack replayed $(lines_of noack) of 70000 messages"
+  # Interrupted before the end: no success, and it says how far it got.
+  spawn short "$WEFT" sub --stream big --from first --credit 1 --until-end --raw
+  local short=$PID
+  started() { [[ -s $WORK/short.out ]]; }
+  wait_until started || fail "the slow consumer printed nothing"
+  kill -INT "$short"
+  finish "$short" short
+  [[ $STATUS -eq 1 ]] || fail "an interrupted --until-end exited $STATUS, expected 1"
+  grep -q 'stopped short: received [0-9,]* of the 70,000 messages' "$WORK/short.err" ||
+    fail "an interrupted --until-end does not say how many it got"
+  stop_weftd
+}
+
 test_durable_resume() {
   start_weftd
   add_orders
@@ -359,6 +384,6 @@ test_malformed() {
   stop_weftd
 }
 
-ALL_CASES=(help stream_admin publish_replay durable_resume dead_letters sigterm log_tools damage config_file
-           malformed readme_story)
+ALL_CASES=(help stream_admin publish_replay large_credit durable_resume dead_letters sigterm log_tools damage
+           config_file malformed readme_story)
 run_cases "$@"

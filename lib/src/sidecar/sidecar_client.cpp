@@ -142,11 +142,13 @@ std::size_t SidecarClient::flush_consumers() {
   std::size_t sent = 0;
   for (auto& [handle, c] : consumers_) {
     if (c.server_consumer == 0) continue;
+    // At most kMaxAnswerItems per message: more would not fit in a header, and weftd would refuse the
+    // message as malformed (and the deliveries would stay unacknowledged).
     auto flush = [&](Kind kind, std::vector<AckItem>& items) {
-      for (std::size_t at = 0; at < items.size(); at += kMaxArrayElements / 2) {
+      for (std::size_t at = 0; at < items.size(); at += kMaxAnswerItems) {
         AckFields fields;
         fields.consumer = c.server_consumer;
-        const std::size_t n = std::min(items.size() - at, kMaxArrayElements / 2);
+        const std::size_t n = std::min(items.size() - at, kMaxAnswerItems);
         fields.items.assign(items.begin() + static_cast<std::ptrdiff_t>(at),
                             items.begin() + static_cast<std::ptrdiff_t>(at + n));
         (void)enqueue(make_message(kind, 0, fields), 0, kind, {}, {});

@@ -108,6 +108,19 @@ struct DeliveryItem {
   MSGPACK_DEFINE_ARRAY(offset, attempt, timestamp_ns)
 };
 
+// The bytes msgpack-c's packer gives an integer: its smallest encoding.
+constexpr std::size_t packed_size(std::uint64_t v) noexcept {
+  return v < 0x80 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffff ? 5 : 9;
+}
+constexpr std::size_t packed_size(std::int64_t v) noexcept {
+  if (v >= 0) return packed_size(static_cast<std::uint64_t>(v));
+  return v >= -32 ? 1 : v >= INT8_MIN ? 2 : v >= INT16_MIN ? 3 : v >= INT32_MIN ? 5 : 9;
+}
+// The bytes one item takes in a DELIVER header (at most kMaxDeliverItemsBytes for all of them).
+constexpr std::size_t packed_size(const DeliveryItem& item) noexcept {
+  return 1 + packed_size(item.offset) + packed_size(std::uint64_t{item.attempt}) + packed_size(item.timestamp_ns);
+}
+
 struct DeliverFields {
   std::uint64_t consumer = 0;
   std::vector<DeliveryItem> items;  // item i's envelope is body frame i

@@ -80,6 +80,16 @@ enum class ErrorKind : std::uint8_t {
 // Limits weftd enforces (and a client should respect).
 inline constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 inline constexpr std::size_t kMaxBodyFrames = 4096;                    // envelopes in one append or delivery
+// A DELIVER's items take at most this many header bytes, so that its header stays within kMaxHeaderBytes: 4096
+// items of offsets 65,536 and up take 16 bytes each, 65,536 in all, and would not fit with the rest.
+// kDeliverHeaderOverhead bounds the rest: [1, 67, 0, {consumer: u64, items: array32 header}].
+inline constexpr std::size_t kDeliverHeaderOverhead = 1 + 1 + 1 + 1 + 1 + (1 + 8) + 9 + (1 + 5) + 5;
+inline constexpr std::size_t kMaxDeliverItemsBytes = kMaxHeaderBytes - kDeliverHeaderOverhead;
+// Items in one ACK, NAK or PROGRESS at most: 4096 of the widest ([u64, u32]: 15 bytes) and the rest of the
+// header fit in kMaxHeaderBytes whatever the offsets. A client splits larger answers.
+inline constexpr std::size_t kMaxAnswerItems = 4096;
+inline constexpr std::size_t kMaxAnswerItemBytes = 1 + 9 + 5;
+static_assert(kMaxAnswerItems * kMaxAnswerItemBytes + 128 <= kMaxHeaderBytes);
 inline constexpr std::size_t kMaxAppendBytes = 64ULL * 1024 * 1024;    // all envelopes of one append
 inline constexpr std::uint32_t kMaxCredit = 65536;
 inline constexpr std::uint32_t kDefaultCredit = 256;
