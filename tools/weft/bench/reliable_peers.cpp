@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/peer_support.hpp"
 #include "bench/peers.hpp"
 #include "bench/process.hpp"
 #include "bench/statistics.hpp"
@@ -34,31 +35,6 @@ namespace {
 using std::chrono::duration;
 
 constexpr std::chrono::milliseconds kPoll{5};
-
-weft::NodeOptions node_options(const PeerSpec& spec) {
-  weft::NodeOptions options;
-  options.name = "bench-" + std::string(name_of(spec.role));
-  if (spec.spin_us) {
-    options.io_spin = std::chrono::microseconds(*spec.spin_us);
-    options.dispatch_spin = options.io_spin;
-  }
-  if (spec.batch_max_bytes) options.batch_max_bytes = static_cast<std::size_t>(*spec.batch_max_bytes);
-  return options;
-}
-
-Status expect_endpoints(const std::vector<std::string>& endpoints, std::size_t count, std::string_view what) {
-  if (endpoints.size() == count) return Status::ok();
-  return Status::invalid_argument(std::string(what) + ": expected " + std::to_string(count) + " endpoint(s), got " +
-                                  std::to_string(endpoints.size()));
-}
-
-void add_drop_counters(Report& report, const weft::NodeStats& stats) {
-  report.add("dropped_hwm", stats.dropped_hwm)
-      .add("send_errors", stats.send_errors)
-      .add("rejected", stats.rejected)
-      .add("malformed", stats.malformed.total())
-      .add("handler_exceptions", stats.handler_exceptions);
-}
 
 std::size_t live_members(const weft::Node& node) {
   std::size_t members = 0;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/peer_support.hpp"
 #include "bench/peers.hpp"
 #include "bench/process.hpp"
 #include "bench/statistics.hpp"
@@ -20,18 +21,8 @@ namespace {
 constexpr int kHighWaterMark = 1'000;                     // libzmq's default, each side
 constexpr std::chrono::milliseconds kResponderPoll{100};  // how often an idle responder looks for its release
 
-Status expect_endpoints(const std::vector<std::string>& endpoints, std::size_t count, std::string_view what) {
-  if (endpoints.size() == count) return Status::ok();
-  return Status::invalid_argument(std::string(what) + ": expected " + std::to_string(count) + " endpoint(s), got " +
-                                  std::to_string(endpoints.size()));
-}
-
 int milliseconds(std::chrono::milliseconds d) {
   return static_cast<int>(d.count());
-}
-
-double seconds_between(BenchClock::time_point from, BenchClock::time_point to) {
-  return std::chrono::duration<double>(to - from).count();
 }
 
 }  // namespace
