@@ -12,6 +12,8 @@ namespace {
 // How often, at most, a steady stream of datagrams refreshes the snapshot peers() reads (events refresh it at
 // once). Ages are computed when read, so only the counters and last-heard times lag by this much.
 constexpr std::chrono::milliseconds kViewRefresh{100};
+// How long the connection to a peer that left stays open for what it sent last to be read.
+constexpr std::chrono::milliseconds kDrainGrace{1000};
 
 std::string hex_id(std::uint64_t id) {
   char text[19];
@@ -126,7 +128,7 @@ DiscoveryAgent::DiscoveryAgent(NodeContext& context, std::unique_ptr<Discovery> 
 
 std::size_t DiscoveryAgent::do_work(Clock::TimePoint now, Transport& transport) {
   if (!discovery_) return 0;
-  std::size_t work = discovery_->do_work(now);
+  std::size_t work = discovery_->do_work(now) + close_drained(now, transport);
   while (auto event = discovery_->next_event()) {
     handle(*event, transport);
     view_dirty_ = true;
@@ -142,7 +144,10 @@ void DiscoveryAgent::pollable(std::vector<int>& fds) {
 }
 
 Clock::TimePoint DiscoveryAgent::next_deadline() {
-  return discovery_ ? discovery_->next_deadline() : Clock::TimePoint::max();
+  if (!discovery_) return Clock::TimePoint::max();
+  Clock::TimePoint next = discovery_->next_deadline();
+  for (const auto& [endpoint, until] : draining_) next = std::min(next, until);
+  return next;
 }
 
 void DiscoveryAgent::stop(Transport& transport) {
@@ -151,6 +156,8 @@ void DiscoveryAgent::stop(Transport& transport) {
   if (context_.options.discovery.goodbye) discovery_->leave(now);
   for (const auto& [id, endpoint] : connected_) (void)transport.disconnect_subscriber(endpoint);
   connected_.clear();
+  for (const auto& [endpoint, until] : draining_) (void)transport.disconnect_subscriber(endpoint);
+  draining_.clear();
   refresh_view(now);    // the final counters, the goodbye included
   discovery_.reset();  // closes the sockets here, on the I/O thread
   refresh_view(now);    // no peers any more
@@ -158,6 +165,7 @@ void DiscoveryAgent::stop(Transport& transport) {
 
 void DiscoveryAgent::handle(const DiscoveryEvent& event, Transport& transport) {
   const DiscoveredPeer& peer = event.peer;
+  const Clock::TimePoint now = context_.clock.now();
   switch (event.kind) {
     case DiscoveryEvent::Kind::kJoined:
       connect(peer, transport);
@@ -168,7 +176,7 @@ void DiscoveryAgent::handle(const DiscoveryEvent& event, Transport& transport) {
       auto it = connected_.find(peer.id);
       const bool same = it != connected_.end() && best != nullptr && it->second == best->uri;
       if (!same) {
-        disconnect(peer.id, transport);
+        disconnect_later(peer.id, now);
         connect(peer, transport);
       }
       const PeerEndpoint* control = peer.preferred(EndpointKind::kControl);
@@ -180,7 +188,7 @@ void DiscoveryAgent::handle(const DiscoveryEvent& event, Transport& transport) {
       break;
     }
     case DiscoveryEvent::Kind::kLeft:
-      disconnect(peer.id, transport);
+      disconnect_later(peer.id, now);
       forget_control(peer.id);
       context_.logger.log(LogLevel::kInfo, "discovery: peer '" + peer.name + "' (" + hex_id(peer.id) + ") left: " +
                                                std::string(to_string(to_reason(event.reason))));
@@ -196,6 +204,13 @@ void DiscoveryAgent::connect(const DiscoveredPeer& peer, Transport& transport) {
                                                 ") advertises no publish endpoint this node can reach");
     return;
   }
+  if (auto draining = draining_.find(best->uri); draining != draining_.end()) {
+    // Still connected there (a peer that left moments ago, back on the same endpoint): connecting again would
+    // open a second pipe and deliver everything twice.
+    draining_.erase(draining);
+    connected_[peer.id] = best->uri;
+    return;
+  }
   if (Status connected = transport.connect_subscriber(best->uri); !connected) {
     ++connect_errors_;
     context_.limited_log.warn(kLogTransportFailure, "discovery: could not connect to peer '" + peer.name + "' at " +
@@ -208,11 +223,25 @@ void DiscoveryAgent::connect(const DiscoveredPeer& peer, Transport& transport) {
                                            "subscribed at " + best->uri);
 }
 
-void DiscoveryAgent::disconnect(std::uint64_t id, Transport& transport) {
+void DiscoveryAgent::disconnect_later(std::uint64_t id, Clock::TimePoint now) {
   auto it = connected_.find(id);
   if (it == connected_.end()) return;
-  (void)transport.disconnect_subscriber(it->second);  // fails only if ZeroMQ already dropped it: nothing to do
+  draining_[it->second] = now + kDrainGrace;
   connected_.erase(it);
+}
+
+std::size_t DiscoveryAgent::close_drained(Clock::TimePoint now, Transport& transport) {
+  std::size_t closed = 0;
+  for (auto it = draining_.begin(); it != draining_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    (void)transport.disconnect_subscriber(it->first);  // fails only if ZeroMQ already dropped it: nothing to do
+    it = draining_.erase(it);
+    ++closed;
+  }
+  return closed;
 }
 
 void DiscoveryAgent::learn_control(const DiscoveredPeer& peer) {

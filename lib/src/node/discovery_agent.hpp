@@ -1,7 +1,8 @@
 // Discovery inside the node (docs/discovery.md, "In the node"): the discovery agent (lib/src/discovery) stepped
 // on the node's I/O thread. When a peer joins, it connects the node's subscribing side to the peer's publish
 // endpoint (the best one discovery selected: ipc on the same host, loopback in the same network namespace,
-// else tcp); when the peer leaves it disconnects, and a new incarnation of a peer is reconnected. Peer events
+// else tcp); when the peer leaves it disconnects (after a grace second, so that the peer's last messages are
+// read), and a new incarnation of a peer is reconnected. Peer events
 // go to NodeOptions::on_peer through the dispatcher, never run here; peers() and stats() read a snapshot the
 // agent refreshes, so other threads never touch the agent itself.
 #pragma once
@@ -58,8 +59,10 @@ class DiscoveryAgent final : public IoAgent {
 
  private:
   void handle(const DiscoveryEvent& event, Transport& transport);
+  // Forgets the peer's connection now and closes it once draining_ says so.
+  void disconnect_later(std::uint64_t id, Clock::TimePoint now);
+  std::size_t close_drained(Clock::TimePoint now, Transport& transport);
   void connect(const DiscoveredPeer& peer, Transport& transport);
-  void disconnect(std::uint64_t id, Transport& transport);
   void learn_control(const DiscoveredPeer& peer);
   void forget_control(std::uint64_t id);
   void notify(const DiscoveryEvent& event);
@@ -72,6 +75,10 @@ class DiscoveryAgent final : public IoAgent {
   ForgetNode forget_node_;
   std::map<std::uint64_t, std::string> control_;  // peer id -> the control endpoint handed to learn_node
   std::map<std::uint64_t, std::string> connected_;  // peer id -> the publish endpoint our SUB connected to
+  // Endpoints of peers that left (or moved), still connected until the time given: ZeroMQ discards what a
+  // disconnected pipe still holds, and a peer's last messages may sit there when its goodbye arrives (it says
+  // goodbye right after flushing them). A peer that comes back on one of them keeps that connection.
+  std::map<std::string, Clock::TimePoint> draining_;
   std::uint64_t connects_ = 0;
   std::uint64_t connect_errors_ = 0;
   bool view_dirty_ = true;
