@@ -98,8 +98,11 @@ std::chrono::microseconds IoLoop::agent_timeout(std::chrono::microseconds timeou
   auto deadline = Clock::TimePoint::max();
   for (auto& agent : agents_) deadline = std::min(deadline, agent->next_deadline());
   if (deadline == Clock::TimePoint::max()) return timeout;
-  auto until = std::chrono::duration_cast<std::chrono::microseconds>(deadline - context_.clock.now());
-  if (until.count() < 0) until = std::chrono::microseconds(0);
+  // Compared before subtracting: an agent may answer with any past time point (TimePoint::min() included), and
+  // min() - now overflows.
+  const auto now = context_.clock.now();
+  if (deadline <= now) return std::chrono::microseconds(0);
+  auto until = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now);
   return timeout.count() < 0 ? until : std::min(timeout, until);
 }
 

@@ -324,7 +324,7 @@ std::size_t SubscriberEngine::do_work(Clock::TimePoint now) {
 
 Clock::TimePoint SubscriberEngine::next_deadline() {
   // Decisions queued by the handlers go out at once (the I/O loop also looks at the queue before it sleeps).
-  if (!waiting_.empty() || !context_.acks.empty()) return Clock::TimePoint::min();
+  if (!waiting_.empty() || !context_.acks.empty()) return context_.clock.now();
   auto deadline = Clock::TimePoint::max();
   bool unsent = false;
   for (auto& [id, c] : consumers_) {
