@@ -64,4 +64,9 @@ for host in web1 db1; do
   echo "== publisher $host: $(tail -n 1 "$work/pub-$host.out") =="
 done
 echo
+# A demo that shows nothing must not look like a success.
+if [ "$(wc -l <"$work/json.out")" -eq 0 ]; then
+  echo "demo: the subscribers received nothing; something is wrong (see the lines above)" >&2
+  exit 1
+fi
 echo "Next: 'weft --help', examples/, and docs/wire-protocol.md."

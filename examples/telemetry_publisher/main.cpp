@@ -26,6 +26,7 @@ int main(int argc, char** argv) try {
   options.bind = {endpoint};  // subscribers connect here
   weft::Node node(options);
   std::printf("publishing telemetry.%s.{cpu,memory} on %s\n", host.c_str(), node.endpoints().front().c_str());
+  std::fflush(stdout);  // a script waits for this line to connect its subscribers (stdout may be a pipe)
 
   std::mt19937 rng{std::random_device{}()};
   std::normal_distribution<double> step(0.0, 2.0);
