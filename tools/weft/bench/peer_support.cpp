@@ -33,4 +33,16 @@ void add_drop_counters(Report& report, const weft::NodeStats& stats) {
       .add("handler_exceptions", stats.handler_exceptions);
 }
 
+Report round_trip_result(std::vector<double>& samples_us) {
+  const Percentiles p = percentiles(samples_us);
+  Report result("result");
+  result.add("round_trips", std::uint64_t{samples_us.size()})
+      .add("p50_us", p.p50)
+      .add("p99_us", p.p99)
+      .add("p999_us", p.p999)
+      .add("mean_us", p.mean)
+      .add("max_us", p.max);
+  return result;
+}
+
 }  // namespace weft::cli::bench

@@ -225,27 +225,13 @@ Status run_weft_request(const PeerSpec& spec) {
     return s.with_context("waiting for the replier");
   }
   const std::vector<std::byte> payload(spec.size, std::byte{'x'});
-  std::vector<double> samples_us;
-  samples_us.reserve(spec.count);
-  auto deadline = BenchClock::time_point::max();  // the duration counts from the first reply
-  for (std::uint64_t i = 0; samples_us.size() < spec.count; ++i) {
-    const auto start = BenchClock::now();
-    if (start >= deadline) break;
+  auto samples_us = time_round_trips(spec, [&](std::uint64_t i) {
     auto reply = node.request(kRequestSubject, payload, kQuietTimeout);
-    if (!reply) return reply.status().with_context("request " + std::to_string(i));
-    const auto end = BenchClock::now();
-    if (i >= spec.warmup) samples_us.push_back(duration<double, std::micro>(end - start).count());
-    if (i == 0) deadline = end + spec.duration;
-  }
-  Percentiles p = percentiles(samples_us);
+    return reply ? Status::ok() : reply.status().with_context("request " + std::to_string(i));
+  });
+  if (!samples_us) return samples_us.status();
+  Report result = round_trip_result(*samples_us);
   weft::NodeStats stats = node.stats();
-  Report result("result");
-  result.add("round_trips", std::uint64_t{samples_us.size()})
-      .add("p50_us", p.p50)
-      .add("p99_us", p.p99)
-      .add("p999_us", p.p999)
-      .add("mean_us", p.mean)
-      .add("max_us", p.max);
   add_drop_counters(result, stats);
   ParentLink::say(result.line());
   return Status::ok();

@@ -261,15 +261,8 @@ Status run_weft_requester(const PeerSpec& spec) {
   subscription->unsubscribe();
   if (!status) return status;
 
-  Percentiles p = percentiles(trips.samples_us());
+  Report result = round_trip_result(trips.samples_us());
   weft::NodeStats stats = node.stats();
-  Report result("result");
-  result.add("round_trips", std::uint64_t{trips.samples_us().size()})
-      .add("p50_us", p.p50)
-      .add("p99_us", p.p99)
-      .add("p999_us", p.p999)
-      .add("mean_us", p.mean)
-      .add("max_us", p.max);
   add_drop_counters(result, stats);
   ParentLink::say(result.line());
   return Status::ok();

@@ -103,28 +103,15 @@ Status run_zmq_requester(const PeerSpec& spec) {
 
   const std::vector<char> payload(spec.size, 'x');
   zmq::message_t reply;
-  std::vector<double> samples_us;
-  samples_us.reserve(spec.count);
-  auto deadline = BenchClock::time_point::max();  // the duration counts from the first reply
-  for (std::uint64_t i = 0; samples_us.size() < spec.count; ++i) {
-    auto start = BenchClock::now();
-    if (start >= deadline) break;
+  auto samples_us = time_round_trips(spec, [&](std::uint64_t i) {
     if (!socket.send(zmq::buffer(payload), zmq::send_flags::none)) {
       return Status::timeout("no responder after " + std::to_string(i) + " round trips");
     }
     if (!socket.recv(reply)) return Status::timeout("no reply after " + std::to_string(i) + " round trips");
-    auto end = BenchClock::now();
-    if (i >= spec.warmup) samples_us.push_back(std::chrono::duration<double, std::micro>(end - start).count());
-    if (i == 0) deadline = end + spec.duration;
-  }
-  Percentiles p = percentiles(samples_us);
-  Report result("result");
-  result.add("round_trips", std::uint64_t{samples_us.size()})
-      .add("p50_us", p.p50)
-      .add("p99_us", p.p99)
-      .add("p999_us", p.p999)
-      .add("mean_us", p.mean)
-      .add("max_us", p.max);
+    return Status::ok();
+  });
+  if (!samples_us) return samples_us.status();
+  Report result = round_trip_result(*samples_us);
   ParentLink::say(result.line());
   return Status::ok();
 }
