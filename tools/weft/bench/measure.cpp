@@ -184,11 +184,16 @@ void fill_pubsub(Sample& sample, const Report& publisher, const Report& subscrib
   }
 }
 
+// The latency percentiles a peer reported (p50_us, p99_us, p999_us).
+void set_latency(Sample& sample, const Report& report) {
+  sample.p50_us = report.number("p50_us");
+  sample.p99_us = report.number("p99_us");
+  sample.p999_us = report.number("p999_us");
+}
+
 void fill_rtt(Sample& sample, const Report& requester, const Report& responder) {
   sample.round_trips = count_of(requester, "round_trips");
-  sample.p50_us = requester.number("p50_us");
-  sample.p99_us = requester.number("p99_us");
-  sample.p999_us = requester.number("p999_us");
+  set_latency(sample, requester);
   sample.drops = weft_drops(requester) + weft_drops(responder);
   if (sample.round_trips == 0) sample.status = Status::internal("no round trip was timed");
 }
@@ -209,9 +214,7 @@ void fill_reliable(Sample& sample, const std::vector<Report>& reports) {
     sample.resend_requests += count_of(report, "resend_requests");
   }
   sample.redelivered = count_of(publisher, "redelivered");
-  sample.p50_us = publisher.number("p50_us");
-  sample.p99_us = publisher.number("p99_us");
-  sample.p999_us = publisher.number("p999_us");
+  set_latency(sample, publisher);
   sample.peak_rss_kib = count_of(publisher, "peak_rss_kib");
   sample.rss_start_kib = count_of(publisher, "rss_start_kib");
   sample.outbox_max_messages = count_of(publisher, "outbox_max_messages");
@@ -366,9 +369,7 @@ std::vector<Sample> measure_nats(const Case& what, const BenchOptions& options, 
   const Report& r = reports->front();
   persist.sent = count_of(r, "appended");
   persist.received = persist.sent;
-  persist.p50_us = r.number("p50_us");
-  persist.p99_us = r.number("p99_us");
-  persist.p999_us = r.number("p999_us");
+  set_latency(persist, r);
   set_rate(persist, persist.sent, r.number("seconds"));
   replay.received = count_of(r, "received");
   replay.sent = replay.received;
@@ -407,9 +408,7 @@ std::vector<Sample> measure_persist(const Case& what, const BenchOptions& option
   const Report& a = appended->front();
   persist.sent = count_of(a, "appended");
   persist.received = persist.sent;
-  persist.p50_us = a.number("p50_us");
-  persist.p99_us = a.number("p99_us");
-  persist.p999_us = a.number("p999_us");
+  set_latency(persist, a);
   set_rate(persist, persist.sent, a.number("seconds"));
   if (persist.sent == 0) return fail(Status::internal("nothing was appended"));
 
