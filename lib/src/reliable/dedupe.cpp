@@ -6,11 +6,7 @@ namespace weft::detail {
 
 bool Deduper::seen(std::uint64_t stream, std::uint64_t sequence) const {
   auto it = streams_.find(stream);
-  if (it == streams_.end() || sequence == 0) return false;
-  const Window& w = it->second;
-  if (sequence > w.highest) return false;
-  if (w.highest - sequence >= kWindow) return false;  // too old to know: hand it over
-  return w.bits.test(sequence % kWindow);
+  return it != streams_.end() && it->second.seen.contains(sequence);  // too old to know: handed over
 }
 
 void Deduper::remember(std::uint64_t stream, std::uint64_t sequence) {
@@ -27,19 +23,7 @@ void Deduper::remember(std::uint64_t stream, std::uint64_t sequence) {
   }
   Window& w = it->second;
   w.last_use = ++uses_;
-  if (sequence > w.highest) {
-    // Slide the window forward, clearing the bits of the sequences it leaves behind.
-    std::uint64_t advance = sequence - w.highest;
-    if (advance >= kWindow || w.highest == 0) {
-      w.bits.reset();
-    } else {
-      for (std::uint64_t s = w.highest + 1; s <= sequence; ++s) w.bits.reset(s % kWindow);
-    }
-    w.highest = sequence;
-  } else if (w.highest - sequence >= kWindow) {
-    return;
-  }
-  w.bits.set(sequence % kWindow);
+  w.seen.mark(sequence);
 }
 
 bool Deduper::seen_key(std::string_view key, Clock::TimePoint now) const {

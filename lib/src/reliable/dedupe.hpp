@@ -4,7 +4,6 @@
 // Used under the subscription's call lock, so not thread-safe on its own.
 #pragma once
 
-#include <bitset>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -13,13 +12,14 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "reliable/sequence_window.hpp"
 #include "util/clock.hpp"
 
 namespace weft::detail {
 
 class Deduper {
  public:
-  static constexpr std::uint64_t kWindow = 65536;  // sequences remembered per stream
+  static constexpr std::uint64_t kWindow = SequenceWindow::kSize;  // sequences remembered per stream
   static constexpr std::size_t kMaxStreams = 1024;
   static constexpr std::size_t kMaxKeys = 100000;
 
@@ -35,8 +35,7 @@ class Deduper {
 
  private:
   struct Window {
-    std::uint64_t highest = 0;  // the highest sequence remembered; bits cover (highest - kWindow, highest]
-    std::bitset<kWindow> bits;
+    SequenceWindow seen;
     std::uint64_t last_use = 0;
   };
   std::unordered_map<std::uint64_t, Window> streams_;

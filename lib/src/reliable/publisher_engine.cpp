@@ -25,6 +25,28 @@ std::string member_id(std::uint64_t node_id, std::uint64_t session) {
   return std::to_string(node_id) + ":" + std::to_string(session);
 }
 
+// Timers are armed at now + a duration that rarely changes (a target's ack wait, a publish's timeout), so they
+// almost always arrive in order: appended in O(1), taken from the front in O(1); one out of order is inserted
+// in its place.
+template <typename Timer>
+void push_timer(std::deque<Timer>& timers, Timer timer) {
+  if (timers.empty() || !(timers.back().when > timer.when)) {
+    timers.push_back(timer);
+    return;
+  }
+  auto at = std::upper_bound(timers.begin(), timers.end(), timer,
+                             [](const Timer& a, const Timer& b) { return a.when < b.when; });
+  timers.insert(at, timer);
+}
+
+// Drops the timers that no longer apply once they outnumber what they could apply to twice over (plus some
+// slack), so that the queue stays proportional to the outbox however long its first timer waits to come up.
+template <typename Timer, typename StillApplies>
+void compact_timers(std::deque<Timer>& timers, std::size_t live, StillApplies still_applies) {
+  if (timers.size() <= 2 * live + 1024) return;
+  std::erase_if(timers, [&](const Timer& timer) { return !still_applies(timer); });
+}
+
 }  // namespace
 
 PublisherEngine::PublisherEngine(NodeContext& context, ControlChannel& channel, std::uint64_t stream_id,
@@ -34,9 +56,9 @@ PublisherEngine::PublisherEngine(NodeContext& context, ControlChannel& channel, 
 void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, const std::byte* envelope,
                           std::size_t bytes, std::chrono::milliseconds timeout, Completion on_complete,
                           bool to_queues_only) {
-  Entry entry;
-  entry.subject = std::string(subject);
-  entry.envelope = std::make_shared<const ByteBuffer>(envelope, envelope + bytes);
+  Entry& entry = entries_.emplace(sequence);
+  entry.subject.assign(subject);
+  entry.envelope.assign(envelope, envelope + bytes);
   entry.expires = context_.clock.now() + timeout;
   entry.on_complete = std::move(on_complete);
   std::vector<std::string> owed_by;
@@ -44,13 +66,18 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
     if (to_queues_only && target.mode != control::ConsumerMode::kQueue) continue;
     if (!subject_matches(target.pattern, subject)) continue;
     std::uint64_t dseq = target.next_dseq++;
-    target.deliveries.emplace(dseq, Delivery{sequence, 0, false, {}, {}, {}, {}, {}});
+    target.deliveries.emplace(dseq).sequence = sequence;
     target.ready.push_back(dseq);
-    ++entry.owed;
+    if (entry.owed++ == 0) {
+      entry.first_owed = {&target, dseq};
+    } else {
+      entry.more_owed.push_back({&target, dseq});
+    }
     if (store_) owed_by.push_back(key);
   }
   if (store_ && entry.owed > 0) {
-    if (Status kept = store_->add_entry({sequence, entry.subject, entry.envelope, owed_by}); !kept) {
+    auto kept_envelope = std::make_shared<const ByteBuffer>(entry.envelope);
+    if (Status kept = store_->add_entry({sequence, entry.subject, std::move(kept_envelope), owed_by}); !kept) {
       context_.limited_log.warn(kLogReliable, "the disk outbox could not keep a message: " + kept.message());
     }
   }
@@ -59,29 +86,22 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
     // Nobody registered interest: there is nobody to wait for.
     NodeCounters::add(context_.counters.reliable_unrouted);
     complete(sequence, entry);
+    entries_.erase(sequence);
     return;
   }
-  entries_.emplace(sequence, std::move(entry));
+  push_timer(expiry_timers_, Timer{entry.expires, sequence});
+  compact_timers(expiry_timers_, entries_.size(), [this](const Timer& t) {
+    const Entry* e = entries_.find(t.key);
+    return e != nullptr && e->expires == t.when;
+  });
   // kDropOldest lets publish() run past the bound; the oldest messages make room, each failed and counted.
   while (entries_.size() > context_.options.outbox.max_messages && entries_.size() > 1) {
-    auto oldest = entries_.begin();
-    for (auto& [key, target] : targets_) {
-      for (auto d = target.deliveries.begin(); d != target.deliveries.end();) {
-        if (d->second.sequence != oldest->first) {
-          ++d;
-          continue;
-        }
-        if (d->second.in_flight) {
-          if (auto m = target.members.find(d->second.member); m != target.members.end() && m->second.in_flight > 0) {
-            --m->second.in_flight;
-          }
-        }
-        d = target.deliveries.erase(d);
-      }
-    }
+    const std::uint64_t oldest = entries_.lowest().second;
+    Entry& dropped = *entries_.find(oldest);
+    forget_deliveries(dropped, oldest, nullptr);
     NodeCounters::add(context_.counters.outbox_dropped);
-    oldest->second.failure = "dropped: the outbox was full (OutboxPolicy::kDropOldest)";
-    complete(oldest->first, oldest->second);
+    dropped.failure = "dropped: the outbox was full (OutboxPolicy::kDropOldest)";
+    complete(oldest, dropped);
     entries_.erase(oldest);
   }
 }
@@ -148,6 +168,7 @@ void PublisherEngine::on_consume(const PeerRef& from, const control::Consume& co
       for (const auto& member_key : old) drop_member(target, member_key, "replaced by a new session");
     }
     Member& member = target.members[id];
+    if (member.handle == 0) member.handle = next_member_handle_++;
     member.peer = from;
     member.session = consume.session;
     member.node_id = consume.node_id;
@@ -174,13 +195,16 @@ void PublisherEngine::on_unconsume(const control::Unconsume& unconsume, Clock::T
 }
 
 void PublisherEngine::drop_member(Target& target, const std::string& id, const std::string& why) {
+  auto gone = target.members.find(id);
+  if (gone == target.members.end()) return;
+  const std::uint64_t handle = gone->second.handle;
   std::vector<std::uint64_t> held;  // collected first: requeue() may settle (erase) a delivery
-  for (auto& [dseq, delivery] : target.deliveries) {
-    if (delivery.in_flight && delivery.member == id) held.push_back(dseq);
-  }
+  target.deliveries.for_each([&](std::uint64_t dseq, const Delivery& delivery) {
+    if (delivery.in_flight && delivery.member == handle) held.push_back(dseq);
+  });
+  std::sort(held.begin(), held.end());  // redeliveries go out in order
   for (std::uint64_t dseq : held) {
-    auto d = target.deliveries.find(dseq);
-    if (d != target.deliveries.end()) requeue(target, dseq, d->second, "its holder " + why);
+    if (Delivery* d = target.deliveries.find(dseq)) requeue(target, dseq, *d, "its holder " + why);
   }
   target.members.erase(id);
 }
@@ -189,16 +213,16 @@ void PublisherEngine::requeue(Target& target, std::uint64_t dseq, Delivery& deli
                               bool ack_wait_expired) {
   delivery.in_flight = false;
   if (delivery.last_error.empty()) delivery.last_error = why;
-  if (auto member = target.members.find(delivery.member); member != target.members.end()) {
+  if (Member* member = member_by_handle(target, delivery.member)) {
     if (ack_wait_expired) {
-      ++member->second.expired_held;
+      ++member->expired_held;
       delivery.expired_at = delivery.member;
-    } else if (member->second.in_flight > 0) {
-      --member->second.in_flight;
+    } else if (member->in_flight > 0) {
+      --member->in_flight;
     }
   }
   if (delivery.attempt >= target.max_deliver) {
-    settle(target, dseq, delivery.last_error);
+    settle(target, dseq, delivery.last_error);  // a copy: settling recycles the delivery
     return;
   }
   NodeCounters::add(context_.counters.reliable_redelivered);
@@ -211,6 +235,30 @@ void PublisherEngine::requeue(Target& target, std::uint64_t dseq, Delivery& deli
   }
 }
 
+PublisherEngine::Member* PublisherEngine::member_by_handle(Target& target, std::uint64_t handle) {
+  if (handle == 0) return nullptr;
+  for (auto& [id, member] : target.members) {
+    if (member.handle == handle) return &member;
+  }
+  return nullptr;
+}
+
+void PublisherEngine::forget_deliveries(Entry& entry, std::uint64_t sequence, std::string* waiting) {
+  auto forget = [&](const Owed& owed) {
+    if (owed.target == nullptr) return;
+    Target& target = *owed.target;
+    Delivery* d = target.deliveries.find(owed.dseq);
+    if (d == nullptr || d->sequence != sequence) return;  // settled already
+    if (waiting) *waiting += waiting->empty() ? "'" + target.key + "'" : ", '" + target.key + "'";
+    if (d->in_flight) {
+      if (Member* m = member_by_handle(target, d->member); m && m->in_flight > 0) --m->in_flight;
+    }
+    target.deliveries.erase(owed.dseq);
+  };
+  forget(entry.first_owed);
+  for (const Owed& owed : entry.more_owed) forget(owed);
+}
+
 void PublisherEngine::heard_from(Member& member, Clock::TimePoint now) {
   member.last_heard = now;
   member.in_flight -= std::min(member.in_flight, member.expired_held);
@@ -218,34 +266,34 @@ void PublisherEngine::heard_from(Member& member, Clock::TimePoint now) {
 }
 
 void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dead_letter_reason) {
-  auto it = target.deliveries.find(dseq);
-  if (it == target.deliveries.end()) return;
-  std::uint64_t sequence = it->second.sequence;
-  std::uint32_t attempts = it->second.attempt;
-  target.deliveries.erase(it);
-  auto entry = entries_.find(sequence);
-  if (entry == entries_.end()) return;
+  Delivery* delivery = target.deliveries.find(dseq);
+  if (delivery == nullptr) return;
+  const std::uint64_t sequence = delivery->sequence;
+  const std::uint32_t attempts = delivery->attempt;
+  target.deliveries.erase(dseq);
+  Entry* entry = entries_.find(sequence);
+  if (entry == nullptr) return;
   if (!dead_letter_reason.empty()) {
     DeadLetter letter;
-    letter.subject = entry->second.subject;
+    letter.subject = entry->subject;
     letter.consumer = target.key;
     letter.deliveries = attempts;
     letter.last_error = dead_letter_reason;
     letter.time_ns = context_.clock.wall_ns();
-    letter.envelope = entry->second.envelope;
+    letter.envelope = std::make_shared<const ByteBuffer>(entry->envelope);
     Status stored = dead_letters_ ? dead_letters_->put(letter) : Status::unavailable("no dead-letter queue");
     NodeCounters::add(context_.counters.dead_lettered);
     if (!stored) NodeCounters::add(context_.counters.dead_letter_failures);
-    context_.limited_log.warn(kLogReliable, "dead-lettered a message on '" + entry->second.subject + "' for '" +
+    context_.limited_log.warn(kLogReliable, "dead-lettered a message on '" + entry->subject + "' for '" +
                                                 target.key + "' after " + std::to_string(attempts) +
                                                 " deliveries: " + dead_letter_reason +
                                                 (stored ? "" : " (and could not store it: " + stored.message() + ")"));
-    entry->second.failure = "dead-lettered by '" + target.key + "' after " + std::to_string(attempts) +
-                            " deliveries: " + dead_letter_reason;
+    entry->failure = "dead-lettered by '" + target.key + "' after " + std::to_string(attempts) +
+                     " deliveries: " + dead_letter_reason;
   }
-  if (--entry->second.owed == 0) {
-    complete(sequence, entry->second);
-    entries_.erase(entry);
+  if (--entry->owed == 0) {
+    complete(sequence, *entry);
+    entries_.erase(sequence);
   }
 }
 
@@ -259,41 +307,42 @@ void PublisherEngine::complete(std::uint64_t sequence, Entry& entry, bool settle
     NodeCounters::add(context_.counters.reliable_failed);
   }
   ++released_messages_;
-  released_bytes_ += entry.envelope ? entry.envelope->size() : 0;
-  if (entry.on_complete) {
-    completions_.push_back([callback = std::move(entry.on_complete), status] { callback(status); });
-  }
+  released_bytes_ += entry.envelope.size();
+  if (entry.on_complete) completions_.emplace_back(std::move(entry.on_complete), std::move(status));
 }
 
 void PublisherEngine::flush_completions() {
   context_.release_outbox(released_messages_, released_bytes_);
   released_messages_ = 0;
   released_bytes_ = 0;
-  context_.post_to_dispatcher(completions_);
+  if (completions_.empty()) return;
+  context_.post_to_dispatcher([batch = std::move(completions_)]() mutable {
+    for (auto& [callback, status] : batch) callback(status);
+  });
+  completions_.clear();
 }
 
 void PublisherEngine::on_ack(const PeerRef& from, const control::Ack& ack, Clock::TimePoint now) {
   auto it = targets_.find(ack.key);
   if (it == targets_.end()) return;
   Target& target = it->second;
-  std::string id;
-  Member* member = member_for(target, ack.session, &id);
+  Member* member = member_for(target, ack.session);
   if (member) heard_from(*member, now);
+  const std::uint64_t handle = member ? member->handle : 0;
   std::vector<control::AckRange> stale;
   for (const auto& range : ack.ranges) {
     for (std::uint32_t i = 0; i < range.count && i < 1'000'000; ++i) {
       std::uint64_t dseq = range.first + i;
-      auto d = target.deliveries.find(dseq);
+      const Delivery* d = target.deliveries.find(dseq);
       // Only the current holder's acknowledgement of the current attempt counts: one from a member whose ack
       // wait expired (the message went to another) is stale, and must not settle what the other may fail.
-      if (d == target.deliveries.end() || !d->second.in_flight || d->second.attempt != range.attempt ||
-          d->second.member != id) {
+      if (d == nullptr || !d->in_flight || d->attempt != range.attempt || handle == 0 || d->member != handle) {
         // Tell the subscriber, so its application hears that this work was (or will be) done elsewhere.
         stale.push_back({dseq, 1, range.attempt});
         NodeCounters::add(context_.counters.stale_acks);
         continue;
       }
-      if (member && member->in_flight > 0) --member->in_flight;
+      if (member->in_flight > 0) --member->in_flight;
       settle(target, dseq, {});
     }
   }
@@ -306,20 +355,19 @@ void PublisherEngine::on_nak(const control::Nak& nak, Clock::TimePoint now) {
   auto it = targets_.find(nak.key);
   if (it == targets_.end()) return;
   Target& target = it->second;
-  std::string id;
-  Member* member = member_for(target, nak.session, &id);
+  Member* member = member_for(target, nak.session);
   if (member) heard_from(*member, now);
+  const std::uint64_t handle = member ? member->handle : 0;
   for (const auto& item : nak.items) {
-    auto d = target.deliveries.find(item.dseq);
-    if (d == target.deliveries.end() || !d->second.in_flight || d->second.attempt != item.attempt ||
-        d->second.member != id) {
+    Delivery* d = target.deliveries.find(item.dseq);
+    if (d == nullptr || !d->in_flight || d->attempt != item.attempt || handle == 0 || d->member != handle) {
       NodeCounters::add(context_.counters.stale_acks);
       continue;
     }
     NodeCounters::add(context_.counters.reliable_naks);
-    d->second.last_error = nak.reason.empty() ? "nak" : nak.reason;
-    d->second.not_before = now + std::chrono::milliseconds(item.delay_ms);
-    requeue(target, item.dseq, d->second, d->second.last_error);
+    d->last_error = nak.reason.empty() ? "nak" : nak.reason;
+    d->not_before = now + std::chrono::milliseconds(item.delay_ms);
+    requeue(target, item.dseq, *d, d->last_error);
   }
 }
 
@@ -327,14 +375,15 @@ void PublisherEngine::on_progress(const control::Progress& progress, Clock::Time
   auto it = targets_.find(progress.key);
   if (it == targets_.end()) return;
   Target& target = it->second;
-  std::string id;
-  if (Member* member = member_for(target, progress.session, &id)) heard_from(*member, now);
+  Member* member = member_for(target, progress.session);
+  if (member == nullptr) return;
+  heard_from(*member, now);
   for (const auto& range : progress.ranges) {
     for (std::uint32_t i = 0; i < range.count && i < 1'000'000; ++i) {
-      auto d = target.deliveries.find(range.first + i);
-      if (d != target.deliveries.end() && d->second.in_flight && d->second.member == id &&
-          d->second.attempt == range.attempt) {
-        d->second.ack_deadline = now + target.ack_wait;
+      Delivery* d = target.deliveries.find(range.first + i);
+      if (d != nullptr && d->in_flight && d->member == member->handle && d->attempt == range.attempt) {
+        d->ack_deadline = now + target.ack_wait;
+        push_timer(target.ack_timers, Timer{d->ack_deadline, range.first + i});
       }
     }
   }
@@ -356,21 +405,21 @@ void PublisherEngine::on_resend(const control::Resend& resend, Clock::TimePoint 
   auto it = targets_.find(resend.key);
   if (it == targets_.end()) return;
   Target& target = it->second;
-  std::string id;
-  Member* member = member_for(target, resend.session, &id);
+  Member* member = member_for(target, resend.session);
   if (!member) return;
   heard_from(*member, now);
   // The subscriber missed deliveries from from_dseq on (a connection dropped what was queued): send them again.
   std::vector<std::uint64_t> lost;
-  for (auto d = target.deliveries.lower_bound(resend.from_dseq); d != target.deliveries.end(); ++d) {
-    if (d->second.in_flight && d->second.member == id) lost.push_back(d->first);
-  }
+  target.deliveries.for_each([&](std::uint64_t dseq, const Delivery& delivery) {
+    if (dseq >= resend.from_dseq && delivery.in_flight && delivery.member == member->handle) lost.push_back(dseq);
+  });
+  std::sort(lost.begin(), lost.end());
   for (std::uint64_t dseq : lost) {
-    auto d = target.deliveries.find(dseq);
-    if (d == target.deliveries.end()) continue;
+    Delivery* d = target.deliveries.find(dseq);
+    if (d == nullptr) continue;
     // Lost in transit is not the consumer's failure: this delivery does not count against max_deliver.
-    --d->second.attempt;
-    requeue(target, dseq, d->second, "lost in transit");
+    --d->attempt;
+    requeue(target, dseq, *d, "lost in transit");
   }
 }
 
@@ -378,66 +427,76 @@ std::size_t PublisherEngine::send_ready(Target& target, Clock::TimePoint now) {
   if (target.ready.empty() || target.members.empty()) return 0;
   std::size_t sent = 0;
   // Members take turns by batch; each takes up to its free credit.
-  std::vector<std::string> order;
-  for (auto& [id, member] : target.members) order.push_back(id);
-  for (std::size_t turn = 0; turn < order.size() && !target.ready.empty(); ++turn) {
-    const std::string& id = order[(target.round_robin + turn) % order.size()];
-    Member& member = target.members[id];
+  turns_.clear();
+  for (auto& [id, member] : target.members) turns_.push_back(&member);
+  for (std::size_t turn = 0; turn < turns_.size() && !target.ready.empty(); ++turn) {
+    Member& member = *turns_[(target.round_robin + turn) % turns_.size()];
     if (member.in_flight >= member.credit) continue;
     // What this member let expire goes to another member with room, if there is one (work queues).
     bool others_have_room = false;
-    for (const auto& [other_id, other] : target.members) {
-      others_have_room = others_have_room || (other_id != id && other.in_flight < other.credit);
+    for (const Member* other : turns_) {
+      others_have_room = others_have_room || (other != &member && other->in_flight < other->credit);
     }
     control::Deliver deliver{target.key, member.session, {}};
-    ByteBuffer body;
-    std::vector<std::uint64_t> taken;
-    std::deque<std::uint64_t> later;
-    while (!target.ready.empty() && member.in_flight + taken.size() < member.credit &&
-           deliver.items.size() < kMaxBatchMessages && body.size() < kMaxBatchBytes) {
+    batch_.clear();
+    later_.clear();
+    std::size_t bytes = 0;
+    while (!target.ready.empty() && member.in_flight + batch_.size() < member.credit &&
+           batch_.size() < kMaxBatchMessages && bytes < kMaxBatchBytes) {
       std::uint64_t dseq = target.ready.front();
       target.ready.pop_front();
-      auto d = target.deliveries.find(dseq);
-      if (d == target.deliveries.end() || d->second.in_flight) continue;  // settled or sent meanwhile
-      if (d->second.not_before > now) {
-        later.push_back(dseq);
+      Delivery* d = target.deliveries.find(dseq);
+      if (d == nullptr || d->in_flight) continue;  // settled or sent meanwhile
+      if (d->not_before > now) {
+        later_.push_back(dseq);
         if (target.mode == control::ConsumerMode::kDurable) break;  // in order: wait for it
         continue;
       }
-      if (target.mode != control::ConsumerMode::kDurable && others_have_room && d->second.expired_at == id) {
-        later.push_back(dseq);
-        if (later.size() >= kMaxBatchMessages) break;  // bounds the scan; the others take them this pass
+      if (target.mode != control::ConsumerMode::kDurable && others_have_room && d->expired_at == member.handle) {
+        later_.push_back(dseq);
+        if (later_.size() >= kMaxBatchMessages) break;  // bounds the scan; the others take them this pass
         continue;
       }
-      auto entry = entries_.find(d->second.sequence);
-      if (entry == entries_.end()) continue;
-      const ByteBuffer& envelope = *entry->second.envelope;
-      deliver.items.push_back({dseq, d->second.attempt + 1, static_cast<std::uint32_t>(envelope.size())});
-      body.insert(body.end(), envelope.begin(), envelope.end());
-      taken.push_back(dseq);
+      const Entry* entry = entries_.find(d->sequence);
+      if (entry == nullptr) continue;
+      deliver.items.push_back({dseq, d->attempt + 1, static_cast<std::uint32_t>(entry->envelope.size())});
+      batch_.emplace_back(d, &entry->envelope);  // stable: nothing is added to either table until the send
+      bytes += entry->envelope.size();
     }
-    for (auto it = later.rbegin(); it != later.rend(); ++it) target.ready.push_front(*it);
-    if (taken.empty()) continue;
-    zmq::message_t frame(body.data(), body.size());
+    for (auto it = later_.rbegin(); it != later_.rend(); ++it) target.ready.push_front(*it);
+    if (batch_.empty()) continue;
+    // The envelopes go straight from the outbox into the frame: one copy.
+    zmq::message_t frame(bytes);
+    auto* out = static_cast<std::byte*>(frame.data());
+    for (const auto& [delivery, envelope] : batch_) {
+      std::memcpy(out, envelope->data(), envelope->size());
+      out += envelope->size();
+    }
     SendResult result = channel_.send(member.peer, deliver, &frame);
     if (result != SendResult::kSent) {
       // Not sent: put them back in front, in order; a gone member is noticed by its silence.
-      for (auto it = taken.rbegin(); it != taken.rend(); ++it) target.ready.push_front(*it);
+      for (auto it = deliver.items.rbegin(); it != deliver.items.rend(); ++it) target.ready.push_front(it->dseq);
       continue;
     }
-    for (std::size_t i = 0; i < taken.size(); ++i) {
-      Delivery& d = target.deliveries[taken[i]];
+    const Clock::TimePoint ack_deadline = now + target.ack_wait;
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+      Delivery& d = *batch_[i].first;
       d.in_flight = true;
       d.attempt = deliver.items[i].attempt;
-      d.member = id;
-      d.ack_deadline = now + target.ack_wait;
+      d.member = member.handle;
+      d.ack_deadline = ack_deadline;
+      push_timer(target.ack_timers, Timer{ack_deadline, deliver.items[i].dseq});
     }
-    member.in_flight += static_cast<std::uint32_t>(taken.size());
-    member.last_sent = std::max(member.last_sent, taken.back());
-    NodeCounters::add(context_.counters.reliable_deliveries, taken.size());
-    sent += taken.size();
+    compact_timers(target.ack_timers, target.deliveries.size(), [&target](const Timer& t) {
+      const Delivery* d = target.deliveries.find(t.key);
+      return d != nullptr && d->in_flight && d->ack_deadline == t.when;
+    });
+    member.in_flight += static_cast<std::uint32_t>(batch_.size());
+    member.last_sent = std::max(member.last_sent, deliver.items.back().dseq);
+    NodeCounters::add(context_.counters.reliable_deliveries, batch_.size());
+    sent += batch_.size();
   }
-  target.round_robin = (target.round_robin + 1) % std::max<std::size_t>(order.size(), 1);
+  target.round_robin = (target.round_robin + 1) % std::max<std::size_t>(turns_.size(), 1);
   return sent;
 }
 
@@ -453,17 +512,18 @@ std::size_t PublisherEngine::expire(Clock::TimePoint now) {
       drop_member(target, id, "went silent");
       ++work;
     }
-    // Ack waits that ran out.
-    std::vector<std::uint64_t> overdue;
-    for (auto& [dseq, delivery] : target.deliveries) {
-      if (delivery.in_flight && delivery.ack_deadline <= now) overdue.push_back(dseq);
-    }
-    for (std::uint64_t dseq : overdue) {
-      auto d = target.deliveries.find(dseq);
-      if (d == target.deliveries.end()) continue;
+    // Ack waits that ran out, earliest first. The timers of deliveries acknowledged (or re-armed) since leave the
+    // queue as they reach its front, whether due or not, which keeps it about as large as what is in flight.
+    while (!target.ack_timers.empty()) {
+      const Timer timer = target.ack_timers.front();
+      Delivery* d = target.deliveries.find(timer.key);
+      const bool applies = d != nullptr && d->in_flight && d->ack_deadline == timer.when;
+      if (applies && timer.when > now) break;
+      target.ack_timers.pop_front();
+      if (!applies) continue;
       NodeCounters::add(context_.counters.ack_timeouts);
-      d->second.last_error = "not acknowledged within the ack wait";
-      requeue(target, dseq, d->second, d->second.last_error, /*ack_wait_expired=*/true);
+      d->last_error = "not acknowledged within the ack wait";
+      requeue(target, timer.key, *d, d->last_error, /*ack_wait_expired=*/true);
       ++work;
     }
     // Heartbeats tell each member how far it was sent, so a lost tail is noticed.
@@ -473,31 +533,20 @@ std::size_t PublisherEngine::expire(Clock::TimePoint now) {
       (void)channel_.send(member.peer, control::Heartbeat{target.key, member.session, member.last_sent, 0});
     }
   }
-  // Publishes that timed out: their consumers stop owing them.
-  while (!entries_.empty()) {
-    auto oldest = std::min_element(entries_.begin(), entries_.end(),
-                                    [](const auto& a, const auto& b) { return a.second.expires < b.second.expires; });
-    if (oldest->second.expires > now) break;
+  // Publishes that timed out: their consumers stop owing them. Timers of messages settled meanwhile are skipped.
+  while (!expiry_timers_.empty()) {
+    const Timer timer = expiry_timers_.front();
+    Entry* entry = entries_.find(timer.key);
+    const bool applies = entry != nullptr && entry->expires == timer.when;
+    if (applies && timer.when > now) break;
+    expiry_timers_.pop_front();
+    if (!applies) continue;
     std::string waiting;
-    for (auto& [key, target] : targets_) {
-      for (auto d = target.deliveries.begin(); d != target.deliveries.end();) {
-        if (d->second.sequence != oldest->first) {
-          ++d;
-          continue;
-        }
-        waiting += waiting.empty() ? "'" + key + "'" : ", '" + key + "'";
-        if (d->second.in_flight) {
-          if (auto m = target.members.find(d->second.member); m != target.members.end() && m->second.in_flight > 0) {
-            --m->second.in_flight;
-          }
-        }
-        d = target.deliveries.erase(d);
-      }
-    }
+    forget_deliveries(*entry, timer.key, &waiting);
     NodeCounters::add(context_.counters.reliable_expired);
-    oldest->second.failure = "not acknowledged in time by " + (waiting.empty() ? std::string("its consumers") : waiting);
-    complete(oldest->first, oldest->second);
-    entries_.erase(oldest);
+    entry->failure = "not acknowledged in time by " + (waiting.empty() ? std::string("its consumers") : waiting);
+    complete(timer.key, *entry);
+    entries_.erase(timer.key);
     ++work;
   }
   return work;
@@ -517,21 +566,28 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
     target.max_deliver = std::max<std::uint32_t>(t.max_deliver, 1);
   }
   for (const auto& e : recovered.entries) {
-    Entry entry;
+    Entry& entry = entries_.emplace(e.sequence);
     entry.subject = e.subject;
-    entry.envelope = e.envelope;
+    entry.envelope.assign(e.envelope->begin(), e.envelope->end());
     entry.expires = now + kRestoredTimeout;
     for (const auto& key : e.owed_by) {
       auto it = targets_.find(key);
       if (it == targets_.end()) continue;
       std::uint64_t dseq = it->second.next_dseq++;
-      it->second.deliveries.emplace(dseq, Delivery{e.sequence, 0, false, {}, {}, {}, {}, {}});
+      it->second.deliveries.emplace(dseq).sequence = e.sequence;
       it->second.ready.push_back(dseq);
-      ++entry.owed;
+      if (entry.owed++ == 0) {
+        entry.first_owed = {&it->second, dseq};
+      } else {
+        entry.more_owed.push_back({&it->second, dseq});
+      }
     }
-    if (entry.owed == 0) continue;
-    context_.reserve_restored(entry.envelope->size());
-    entries_.emplace(e.sequence, std::move(entry));
+    if (entry.owed == 0) {
+      entries_.erase(e.sequence);
+      continue;
+    }
+    context_.reserve_restored(entry.envelope.size());
+    push_timer(expiry_timers_, Timer{entry.expires, e.sequence});
     NodeCounters::add(context_.counters.reliable_restored);
   }
   publish_targets();
@@ -558,14 +614,16 @@ Clock::TimePoint PublisherEngine::next_deadline() {
 }
 
 void PublisherEngine::abandon(const std::string& why) {
-  for (auto& [sequence, entry] : entries_) {
+  entries_.for_each([&](std::uint64_t sequence, Entry& entry) {
     entry.failure = why + (store_ ? " (it stays in the disk outbox and is sent again at the next start)" : "");
     complete(sequence, entry, false);
-  }
+  });
   entries_.clear();
+  expiry_timers_.clear();
   for (auto& [key, target] : targets_) {
     target.deliveries.clear();
     target.ready.clear();
+    target.ack_timers.clear();
   }
   flush_completions();
 }

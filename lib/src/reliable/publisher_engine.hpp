@@ -16,12 +16,15 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "codec/envelope.hpp"
 #include "control/control_channel.hpp"
 #include "reliable/dead_letter.hpp"
 #include "reliable/outbox_store.hpp"
+#include "reliable/sequence_slots.hpp"
 
 namespace weft::detail {
 
@@ -55,25 +58,52 @@ class PublisherEngine final : public ControlHandler {
   [[nodiscard]] std::size_t outstanding() const noexcept { return entries_.size(); }
 
  private:
+  struct Target;
+  // One target's delivery of an entry: what a message that times out or is dropped from a full outbox uses to
+  // find its deliveries without searching every target.
+  struct Owed {
+    Target* target = nullptr;
+    std::uint64_t dseq = 0;
+  };
+  // An outbox slot's value. Recycled, not freed, when the message leaves: the buffers keep their memory for
+  // the next message in the slot, so that a steady stream allocates nothing here.
   struct Entry {
     std::string subject;
-    std::shared_ptr<const ByteBuffer> envelope;
+    ByteBuffer envelope;
     Clock::TimePoint expires;
     std::uint32_t owed = 0;  // targets that have neither acknowledged nor dead-lettered it
+    Owed first_owed;               // most messages go to one target: no allocation for it
+    std::vector<Owed> more_owed;   // the others
     Completion on_complete;
     std::string failure;  // set when a target dead-lettered it
+    void recycle() {
+      subject.clear();
+      envelope.clear();
+      owed = 0;
+      first_owed = {};
+      more_owed.clear();
+      on_complete = nullptr;
+      failure.clear();
+    }
   };
   struct Delivery {
     std::uint64_t sequence = 0;
     std::uint32_t attempt = 0;  // deliveries made so far
     bool in_flight = false;
-    std::string member;  // holder while in flight
+    std::uint64_t member = 0;  // the holder's Member::handle while in flight
+    // The member whose ack wait for it ran out last (its handle): a redelivery goes elsewhere if it can.
+    std::uint64_t expired_at = 0;
     Clock::TimePoint not_before{};  // nak delay
     Clock::TimePoint ack_deadline{};
     std::string last_error;
-    std::string expired_at;  // the member whose ack wait for it ran out last: a redelivery goes elsewhere if it can
+    void recycle() {
+      *this = Delivery{.last_error = std::move(last_error)};
+      last_error.clear();
+    }
   };
   struct Member {
+    // Names this member in its deliveries (a number, not its id string: no copy per delivery); never reused.
+    std::uint64_t handle = 0;
     PeerRef peer;
     std::uint64_t session = 0;
     std::uint64_t node_id = 0;
@@ -86,15 +116,26 @@ class PublisherEngine final : public ControlHandler {
     Clock::TimePoint last_heard{};
     Clock::TimePoint next_heartbeat{};
   };
+  // A deadline (an ack wait, a publish timeout) and the dseq or sequence it is for, in a queue sorted by
+  // deadline. Nothing is removed from the queue when its delivery is acknowledged: a timer that comes up is
+  // checked against the current state and skipped when it no longer applies, and compact_timers() bounds what
+  // is left behind.
+  struct Timer {
+    Clock::TimePoint when;
+    std::uint64_t key = 0;
+  };
   struct Target {
     std::string key;
     control::ConsumerMode mode = control::ConsumerMode::kDurable;
     std::string pattern;
     std::chrono::milliseconds ack_wait{30000};
     std::uint32_t max_deliver = 5;
-    std::map<std::string, Member> members;       // by member id (node:session)
-    std::map<std::uint64_t, Delivery> deliveries;  // every delivery not yet acknowledged, by dseq
-    std::deque<std::uint64_t> ready;               // dseqs to send (first sends and redeliveries)
+    std::map<std::string, Member> members;  // by member id (node:session)
+    // Every delivery not yet acknowledged, by dseq: looked up for every message sent and acknowledged (a tree
+    // of 100,000 deliveries cost more than the rest of the path together).
+    SequenceSlots<Delivery> deliveries;
+    std::deque<std::uint64_t> ready;  // dseqs to send (first sends and redeliveries)
+    std::deque<Timer> ack_timers;     // the ack deadlines of in-flight deliveries, earliest first
     std::uint64_t next_dseq = 1;
     std::size_t round_robin = 0;
   };
@@ -127,6 +168,10 @@ class PublisherEngine final : public ControlHandler {
   void flush_completions();
   void drop_member(Target& target, const std::string& id, const std::string& why);
   void publish_targets();
+  static Member* member_by_handle(Target& target, std::uint64_t handle);
+  // Removes the deliveries of a message that leaves the outbox unsettled (timed out, dropped): frees the credit
+  // of those in flight, and appends the keys of the targets that still owed it to `waiting` (if given).
+  void forget_deliveries(Entry& entry, std::uint64_t sequence, std::string* waiting);
 
   NodeContext& context_;
   ControlChannel& channel_;
@@ -134,11 +179,18 @@ class PublisherEngine final : public ControlHandler {
   OutboxStore* store_ = nullptr;
   DeadLetterSink* dead_letters_;
   std::uint64_t next_sequence_ = 1;
-  std::map<std::uint64_t, Entry> entries_;  // the outbox, by sequence
-  std::map<std::string, Target> targets_;    // by key
+  SequenceSlots<Entry> entries_;  // the outbox, by sequence
+  std::deque<Timer> expiry_timers_;  // publish timeouts, earliest first
+  std::uint64_t next_member_handle_ = 1;
+  // Scratch for send_ready(), kept to save an allocation per pass.
+  std::vector<Member*> turns_;
+  std::vector<std::pair<Delivery*, const ByteBuffer*>> batch_;
+  std::vector<std::uint64_t> later_;
+  std::map<std::string, Target> targets_;  // by key; never erased, so Owed::target pointers stay valid
   Clock::TimePoint next_sweep_{};
-  // Completed since the last flush_completions().
-  std::vector<std::function<void()>> completions_;
+  // Completed since the last flush_completions(), with their outcome: posted to the dispatcher as one task, not
+  // one std::function (an allocation) per message.
+  std::vector<std::pair<Completion, Status>> completions_;
   std::size_t released_messages_ = 0;
   std::size_t released_bytes_ = 0;
 };

@@ -15,8 +15,6 @@ constexpr auto kPublisherSilence = std::chrono::seconds(3);
 constexpr auto kResendInterval = std::chrono::milliseconds(200);
 // Acknowledgements the control channel refused (full) are offered again this soon.
 constexpr auto kUnsentRetry = std::chrono::milliseconds(1);
-// How many acknowledged deliveries a link remembers to re-acknowledge duplicates.
-constexpr std::size_t kDoneMemory = 65536;
 
 // Appends dseq to a list of ranges, extending the last range when it continues it.
 void add_to_ranges(std::vector<control::AckRange>& ranges, std::uint64_t dseq, std::uint32_t attempt) {
@@ -143,9 +141,17 @@ void SubscriberEngine::on_deliver(const PeerRef& from, const control::Deliver& d
   meta->session = c->spec.session;
   meta->publisher = from.key;
   meta->max_deliver = c->spec.max_deliver;
+  // The envelopes to hand over: the whole body as it came when none is a duplicate (no copy), else the fresh ones.
   ByteBuffer fresh;
+  bool all_fresh = true;
   const auto* bytes = static_cast<const std::byte*>(body.data());
   std::size_t offset = 0;
+  // At the first duplicate, everything before it was fresh: that prefix starts the rebuilt body.
+  auto skip = [&](std::size_t item_start) {
+    if (!all_fresh) return;
+    all_fresh = false;
+    fresh.assign(bytes, bytes + item_start);
+  };
   for (const auto& item : deliver.items) {
     std::span<const std::byte> envelope(bytes + offset, item.length);
     offset += item.length;
@@ -162,21 +168,29 @@ void SubscriberEngine::on_deliver(const PeerRef& from, const control::Deliver& d
       // In a handler right now: its decision will name the newest attempt.
       held->second = std::max(held->second, item.attempt);
       NodeCounters::add(context_.counters.reliable_duplicates);
+      skip(offset - item.length);
       continue;
     }
-    if (link.done.count(item.dseq) != 0) {
+    if (link.done.contains(item.dseq)) {
       // Handled already; our acknowledgement was lost or late: acknowledge this attempt too.
       NodeCounters::add(context_.counters.reliable_duplicates);
       add_to_ranges(link.acks, item.dseq, item.attempt);
+      skip(offset - item.length);
       continue;
     }
     link.held[item.dseq] = item.attempt;
     meta->items.push_back({item.dseq, item.attempt});
-    fresh.insert(fresh.end(), envelope.begin(), envelope.end());
+    if (!all_fresh) {
+      fresh.insert(fresh.end(), envelope.begin(), envelope.end());
+    }
   }
   if (meta->items.empty()) return;
   DispatchItem item;
-  item.frames.body = zmq::message_t(fresh.data(), fresh.size());
+  if (all_fresh) {
+    item.frames.body = std::move(body);
+  } else {
+    item.frames.body = zmq::message_t(fresh.data(), fresh.size());
+  }
   item.reliable = std::move(meta);
   if (!waiting_.empty() || !context_.inbound.try_push(item)) {
     // The dispatcher is busy; hold it (bounded by the credit this node grants its publishers).
@@ -206,7 +220,7 @@ void SubscriberEngine::on_heartbeat(const PeerRef& from, const control::Heartbea
   link.registered = true;
   // The publisher sent up to last_dseq; if that one never came, the tail was lost on the way.
   bool missing = heartbeat.last_dseq != 0 && link.held.count(heartbeat.last_dseq) == 0 &&
-                 link.done.count(heartbeat.last_dseq) == 0;
+                 !link.done.contains(heartbeat.last_dseq);
   if (missing && now >= link.next_resend) {
     link.next_resend = now + kResendInterval;
     NodeCounters::add(context_.counters.resend_requests);
@@ -225,10 +239,7 @@ void SubscriberEngine::on_rejected(const control::Rejected& rejected) {
                                               rejected.key + "': " + rejected.reason);
 }
 
-void SubscriberEngine::note_done(Link& link, std::uint64_t dseq) {
-  link.done.insert(dseq);
-  while (link.done.size() > kDoneMemory) link.done.erase(link.done.begin());
-}
+void SubscriberEngine::note_done(Link& link, std::uint64_t dseq) { link.done.mark(dseq); }
 
 std::size_t SubscriberEngine::apply_decisions() {
   context_.acks.take(decisions_);

@@ -8,12 +8,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "control/control_channel.hpp"
 #include "reliable/ack_queue.hpp"
+#include "reliable/sequence_window.hpp"
 
 namespace weft::detail {
 
@@ -57,8 +58,9 @@ class SubscriberEngine final : public ControlHandler {
     Clock::TimePoint next_heartbeat{};
     Clock::TimePoint next_resend{};
     std::uint64_t highest = 0;                    // the highest dseq received
-    std::map<std::uint64_t, std::uint32_t> held;  // dseq -> newest attempt, handed to the handlers and not done
-    std::set<std::uint64_t> done;                 // recently acknowledged dseqs, to re-acknowledge duplicates
+    // dseq -> newest attempt, handed to the handlers and not done (at most the credit granted).
+    std::unordered_map<std::uint64_t, std::uint32_t> held;
+    SequenceWindow done;  // recently acknowledged dseqs, to re-acknowledge duplicates
     std::vector<control::AckRange> acks;          // decided, not yet sent
     std::vector<control::NakItem> naks;
     std::string nak_reason;
