@@ -44,7 +44,7 @@ void add_reliable_pub_options(po::options_description& options, ReliablePubFlags
        "with --reliable, when the outbox is full (--outbox-max messages): block (wait for room; default), "
        "reject (fail the message) or drop-oldest (fail the oldest one)")
       ("outbox-max", po::value(&node.outbox.max_messages)->value_name("N"),
-       "with --reliable: the outbox holds at most N unacknowledged messages (default 100000)")
+       "with --reliable: the outbox holds at most N unacknowledged messages (default 4096)")
       ("control-bind", po::value(&node.control_bind)->value_name("ENDPOINT"),
        "where subscribers send acknowledgements (default: beside the first --bind, another port; else "
        "tcp://127.0.0.1:*, so give a reachable address when subscribers are on other hosts)")

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,6 +37,18 @@ struct DefaultInitAllocator : std::allocator<T> {
 };
 
 using ByteBuffer = std::vector<std::byte, DefaultInitAllocator<std::byte>>;
+
+// Appends bytes with one memcpy. (Because the allocator has its own construct(), vector's range insert and
+// assign copy a ByteBuffer byte by byte: measured at over half of the at-least-once outbox's add().)
+inline void append_bytes(ByteBuffer& out, const std::byte* data, std::size_t size) {
+  const std::size_t at = out.size();
+  out.resize(at + size);
+  if (size > 0) std::memcpy(out.data() + at, data, size);
+}
+inline void assign_bytes(ByteBuffer& out, const std::byte* data, std::size_t size) {
+  out.clear();
+  append_bytes(out, data, size);
+}
 
 struct OutgoingEnvelope {
   std::uint64_t stream = 0;

@@ -28,6 +28,13 @@ std::string member_id(std::uint64_t node_id, std::uint64_t session) {
 // Timers are armed at now + a duration that rarely changes (a target's ack wait, a publish's timeout), so they
 // almost always arrive in order: appended in O(1), taken from the front in O(1); one out of order is inserted
 // in its place.
+// The dead-letter queue and the disk outbox share what they keep.
+std::shared_ptr<const ByteBuffer> shared_copy(const ByteBuffer& bytes) {
+  auto copy = std::make_shared<ByteBuffer>();
+  assign_bytes(*copy, bytes.data(), bytes.size());
+  return copy;
+}
+
 template <typename Timer>
 void push_timer(std::deque<Timer>& timers, Timer timer) {
   if (timers.empty() || !(timers.back().when > timer.when)) {
@@ -58,7 +65,7 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
                           bool to_queues_only) {
   Entry& entry = entries_.emplace(sequence);
   entry.subject.assign(subject);
-  entry.envelope.assign(envelope, envelope + bytes);
+  assign_bytes(entry.envelope, envelope, bytes);
   entry.expires = context_.clock.now() + timeout;
   entry.on_complete = std::move(on_complete);
   std::vector<std::string> owed_by;
@@ -76,7 +83,7 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
     if (store_) owed_by.push_back(key);
   }
   if (store_ && entry.owed > 0) {
-    auto kept_envelope = std::make_shared<const ByteBuffer>(entry.envelope);
+    auto kept_envelope = shared_copy(entry.envelope);
     if (Status kept = store_->add_entry({sequence, entry.subject, std::move(kept_envelope), owed_by}); !kept) {
       context_.limited_log.warn(kLogReliable, "the disk outbox could not keep a message: " + kept.message());
     }
@@ -280,7 +287,7 @@ void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dea
     letter.deliveries = attempts;
     letter.last_error = dead_letter_reason;
     letter.time_ns = context_.clock.wall_ns();
-    letter.envelope = std::make_shared<const ByteBuffer>(entry->envelope);
+    letter.envelope = shared_copy(entry->envelope);
     Status stored = dead_letters_ ? dead_letters_->put(letter) : Status::unavailable("no dead-letter queue");
     NodeCounters::add(context_.counters.dead_lettered);
     if (!stored) NodeCounters::add(context_.counters.dead_letter_failures);
@@ -568,7 +575,7 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
   for (const auto& e : recovered.entries) {
     Entry& entry = entries_.emplace(e.sequence);
     entry.subject = e.subject;
-    entry.envelope.assign(e.envelope->begin(), e.envelope->end());
+    assign_bytes(entry.envelope, e.envelope->data(), e.envelope->size());
     entry.expires = now + kRestoredTimeout;
     for (const auto& key : e.owed_by) {
       auto it = targets_.find(key);

@@ -150,7 +150,7 @@ void SubscriberEngine::on_deliver(const PeerRef& from, const control::Deliver& d
   auto skip = [&](std::size_t item_start) {
     if (!all_fresh) return;
     all_fresh = false;
-    fresh.assign(bytes, bytes + item_start);
+    assign_bytes(fresh, bytes, item_start);
   };
   for (const auto& item : deliver.items) {
     std::span<const std::byte> envelope(bytes + offset, item.length);
@@ -181,7 +181,7 @@ void SubscriberEngine::on_deliver(const PeerRef& from, const control::Deliver& d
     link.held[item.dseq] = item.attempt;
     meta->items.push_back({item.dseq, item.attempt});
     if (!all_fresh) {
-      fresh.insert(fresh.end(), envelope.begin(), envelope.end());
+      append_bytes(fresh, envelope.data(), envelope.size());
     }
   }
   if (meta->items.empty()) return;
