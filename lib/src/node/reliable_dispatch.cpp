@@ -51,7 +51,7 @@ void Dispatcher::dispatch_reliable(DispatchItem& item) {
     d.kind = kind;
     d.subscription_id = meta.subscription_id;
     d.session = meta.session;
-    d.publisher = meta.publisher;
+    d.link = meta.link;
     d.dseq = it.dseq;
     d.attempt = it.attempt;
     d.reason = std::move(reason);
@@ -107,7 +107,7 @@ void Dispatcher::dispatch_reliable(DispatchItem& item) {
       ref.node = context_;
       ref.decision.subscription_id = meta.subscription_id;
       ref.decision.session = meta.session;
-      ref.decision.publisher = meta.publisher;
+      ref.decision.link = meta.link;
       ref.decision.dseq = it.dseq;
       ref.decision.attempt = it.attempt;
       Message message = envelope.as_message();
@@ -127,7 +127,7 @@ void Dispatcher::dispatch_reliable(DispatchItem& item) {
         context.limited_log.warn(kLogHandlerException, "a handler for '" + subscription->pattern() + "': " + failure);
       }
       if (manual && failure.empty()) continue;  // the application settles it (or the ack wait runs out)
-      if (ref.settled->exchange(true)) continue;  // settled by hand inside the handler
+      if (ref.settled && ref.settled->exchange(true)) continue;  // settled by hand inside the handler
       if (failure.empty()) {
         // Remembered only once handled: a nak'd message must not be taken for a duplicate when it returns.
         reliable.deduper.remember(envelope.stream, envelope.sequence);

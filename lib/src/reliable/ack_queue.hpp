@@ -21,7 +21,7 @@ struct ReliableMeta {
   std::uint64_t subscription_id = 0;
   std::string key;
   std::uint64_t session = 0;
-  std::string publisher;  // the publisher's control endpoint
+  std::uint64_t link = 0;  // the subscriber engine's link to the publisher it came from (Link::id)
   std::uint32_t max_deliver = 0;
   std::vector<Item> items;
 };
@@ -31,7 +31,7 @@ struct AckDecision {
   Kind kind = Kind::kAck;
   std::uint64_t subscription_id = 0;
   std::uint64_t session = 0;
-  std::string publisher;
+  std::uint64_t link = 0;  // ReliableMeta::link: a number, so that a decision per message copies no string
   std::uint64_t dseq = 0;
   std::uint32_t attempt = 0;
   std::uint32_t delay_ms = 0;  // kNak

@@ -5,7 +5,8 @@
 namespace weft::detail {
 
 bool DeliveryRef::settle(AckDecision::Kind kind, std::uint32_t delay_ms, std::string reason) const {
-  if (settled->exchange(true)) return false;
+  // Only AckHandles settle through here, and ack_handle() gives their copy a flag shared with the dispatcher.
+  if (!settled || settled->exchange(true)) return false;
   auto context = node.lock();
   if (!context) return false;
   AckDecision d = decision;
@@ -18,7 +19,7 @@ bool DeliveryRef::settle(AckDecision::Kind kind, std::uint32_t delay_ms, std::st
 }
 
 void DeliveryRef::progress() const {
-  if (settled->load()) return;
+  if (!settled || settled->load()) return;
   auto context = node.lock();
   if (!context) return;
   AckDecision d = decision;
@@ -50,6 +51,7 @@ std::uint32_t Message::delivery_attempt() const noexcept { return delivery_ ? de
 
 AckHandle Message::ack_handle() const {
   if (!delivery_) return {};
+  if (!delivery_->settled) delivery_->settled = std::make_shared<std::atomic<bool>>(false);
   return AckHandle(std::make_shared<AckHandle::State>(AckHandle::State{*delivery_}));
 }
 

@@ -38,6 +38,7 @@ void SubscriberEngine::add(LocalConsumer consumer, Clock::TimePoint now) {
   c.spec = std::move(consumer);
   for (const auto& [endpoint, node_id] : publishers_) {
     Link& link = c.links[endpoint];
+    link.id = next_link_id_++;
     link.peer = {PeerRef::Via::kOutgoing, endpoint};
     link.next_register = now;
   }
@@ -69,6 +70,7 @@ void SubscriberEngine::learn_publisher(const std::string& control_endpoint, std:
   for (auto& [id, c] : consumers_) {
     if (c.links.count(control_endpoint) != 0) continue;
     Link& link = c.links[control_endpoint];
+    link.id = next_link_id_++;
     link.peer = {PeerRef::Via::kOutgoing, control_endpoint};
     link.next_register = now;
   }
@@ -139,7 +141,7 @@ void SubscriberEngine::on_deliver(const PeerRef& from, const control::Deliver& d
   meta->subscription_id = c->spec.subscription_id;
   meta->key = c->spec.key;
   meta->session = c->spec.session;
-  meta->publisher = from.key;
+  meta->link = link.id;
   meta->max_deliver = c->spec.max_deliver;
   // The envelopes to hand over: the whole body as it came when none is a duplicate (no copy), else the fresh ones.
   ByteBuffer fresh;
@@ -246,9 +248,13 @@ std::size_t SubscriberEngine::apply_decisions() {
   for (const AckDecision& d : decisions_) {
     auto c = consumers_.find(d.subscription_id);
     if (c == consumers_.end() || c->second.spec.session != d.session) continue;
-    auto link_it = c->second.links.find(d.publisher);
-    if (link_it == c->second.links.end()) continue;
-    Link& link = link_it->second;
+    // The link it came by (a consumer has one per publisher: a short walk); gone, the publisher redelivers.
+    Link* found = nullptr;
+    for (auto& [endpoint, candidate] : c->second.links) {
+      if (candidate.id == d.link) found = &candidate;
+    }
+    if (found == nullptr) continue;
+    Link& link = *found;
     auto held = link.held.find(d.dseq);
     // Name the newest attempt the publisher made: an older one would be refused as stale.
     std::uint32_t attempt = held != link.held.end() ? std::max(held->second, d.attempt) : d.attempt;

@@ -51,6 +51,7 @@ class SubscriberEngine final : public ControlHandler {
  private:
   // One consumer's session with one publisher.
   struct Link {
+    std::uint64_t id = 0;  // names it in ReliableMeta and AckDecision; never reused
     PeerRef peer;
     bool registered = false;
     Clock::TimePoint next_register{};
@@ -88,6 +89,7 @@ class SubscriberEngine final : public ControlHandler {
   // Deliveries that found the dispatcher's queue full; bounded by the consumers' credit.
   std::vector<DispatchItem> waiting_;
   std::vector<AckDecision> decisions_;
+  std::uint64_t next_link_id_ = 1;
 };
 
 }  // namespace weft::detail
