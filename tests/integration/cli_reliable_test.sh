@@ -197,6 +197,10 @@ test_queue_stop() {
     "$both message(s) printed by both; pub redelivered $(json_field "$WORK/pub.json" redelivered)"
   [[ -n $refused ]] || fail "member 1 printed no summary of refused acknowledgements"
   ((refused >= 1)) || fail "no late acknowledgement of the stopped member was refused"
+  local stale
+  stale=$(json_field "$WORK/pub.json" stale_acks)
+  [[ $stale =~ ^[0-9]+$ ]] && ((stale >= refused)) ||
+    fail "pub --json says stale_acks=${stale:-none}, the member had $refused refused"
   ((both >= 1)) || fail "nothing the stopped member held was handled by the other member"
   check_delivery queue_stop 3000 "$WORK"/w?.out
 }

@@ -161,10 +161,11 @@ int settle_reliable(Node& node, const ReliablePubFlags& flags, const AckTally& a
   const ReliableStats stats = node.stats().reliable;
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::fprintf(stderr, "acknowledged %s of %s message%s in %.2f s (%s failed, %s unacknowledged, %s redelivered, "
-               "%s with no consumer)\n",
+               "%s with no consumer, %s late acknowledgement%s refused)\n",
                format_count(acknowledged).c_str(), format_count(sent).c_str(), sent == 1 ? "" : "s", seconds,
                format_count(failed).c_str(), format_count(unacknowledged).c_str(),
-               format_count(stats.redelivered).c_str(), format_count(stats.unrouted).c_str());
+               format_count(stats.redelivered).c_str(), format_count(stats.unrouted).c_str(),
+               format_count(stats.stale_acks).c_str(), stats.stale_acks == 1 ? "" : "s");
   const bool restored_left = stats.restored > 0 && stats.outstanding > 0;
   if (stats.restored > 0) {
     std::fprintf(stderr, "sent again %s message(s) from the disk outbox; %s still unacknowledged\n",
@@ -172,12 +173,14 @@ int settle_reliable(Node& node, const ReliablePubFlags& flags, const AckTally& a
   }
   if (flags.json) {
     std::printf("{\"sent\":%llu,\"acknowledged\":%llu,\"failed\":%llu,\"unacknowledged\":%llu,"
-                "\"redelivered\":%llu,\"dead_lettered\":%llu,\"unrouted\":%llu,\"restored\":%llu,\"seconds\":%.3f}\n",
+                "\"redelivered\":%llu,\"dead_lettered\":%llu,\"unrouted\":%llu,\"restored\":%llu,\"stale_acks\":%llu,"
+                "\"seconds\":%.3f}\n",
                 static_cast<unsigned long long>(sent), static_cast<unsigned long long>(acknowledged),
                 static_cast<unsigned long long>(failed), static_cast<unsigned long long>(unacknowledged),
                 static_cast<unsigned long long>(stats.redelivered),
                 static_cast<unsigned long long>(stats.dead_lettered), static_cast<unsigned long long>(stats.unrouted),
-                static_cast<unsigned long long>(stats.restored), seconds);
+                static_cast<unsigned long long>(stats.restored), static_cast<unsigned long long>(stats.stale_acks),
+                seconds);
     std::fflush(stdout);
   }
   if (failed == 0 && unacknowledged == 0 && !restored_left) return kExitOk;
