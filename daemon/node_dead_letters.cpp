@@ -47,10 +47,14 @@ Result<std::size_t> NodeDeadLetters::apply_retention(std::int64_t now_ns) {
 Result<std::uint64_t> NodeDeadLetters::purge() {
   const std::uint64_t count = log_->end_offset() - log_->first_offset();
   if (Status s = log_->stop(); !s) return s;
-  log_.reset();
   Status removed = remove_tree(fs_, dir_);
   auto reopened = log::Log::open(fs_, clock_, dir_, options_);
-  if (!reopened) return reopened.status().with_context("nodes' dead letters (" + dir_ + ")");
+  // Until a new log opens, the stopped one stays: appends to it fail with "stopped" (nodes hear an error for
+  // their dead letters, which they keep), where a missing log would have been a null pointer.
+  if (!reopened) {
+    return reopened.status().with_context("nodes' dead letters (" + dir_ + ") could not be reopened after a purge; "
+                                          "they stay unavailable until weftd restarts");
+  }
   log_ = std::move(*reopened);
   if (!removed) return removed;
   return count;
