@@ -23,12 +23,20 @@ detail::DeadLetter letter(const std::string& error) {
   return l;
 }
 
-TEST(NodeDeadLetters, APurgeWhoseReopenFailsLeavesAnErrorNotADanglingLog) {
+class NodeDeadLetters : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = wd::NodeDeadLetters::open(fs, clock, "/data");
+    ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+    store = std::move(*opened);
+  }
   FakeFileSystem fs;
   FakeClock clock;
-  auto store = wd::NodeDeadLetters::open(fs, clock, "/data");
-  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
-  wd::NodeDeadLetters& letters = **store;
+  std::unique_ptr<wd::NodeDeadLetters> store;
+};
+
+TEST_F(NodeDeadLetters, APurgeWhoseReopenFailsLeavesAnErrorNotADanglingLog) {
+  wd::NodeDeadLetters& letters = *store;
   ASSERT_TRUE(letters.put(letter("first"), 1, nullptr).is_ok());
   letters.do_work(clock.now());
 
@@ -48,12 +56,8 @@ TEST(NodeDeadLetters, APurgeWhoseReopenFailsLeavesAnErrorNotADanglingLog) {
   (void)letters.stop();
 }
 
-TEST(NodeDeadLetters, APurgeEmptiesTheStoreAndItTakesNewLetters) {
-  FakeFileSystem fs;
-  FakeClock clock;
-  auto store = wd::NodeDeadLetters::open(fs, clock, "/data");
-  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
-  wd::NodeDeadLetters& letters = **store;
+TEST_F(NodeDeadLetters, APurgeEmptiesTheStoreAndItTakesNewLetters) {
+  wd::NodeDeadLetters& letters = *store;
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(letters.put(letter("e" + std::to_string(i)), i, nullptr).is_ok());
   letters.do_work(clock.now());
   auto purged = letters.purge();

@@ -45,8 +45,7 @@ class SequenceSlots {
       span_ = 0;
     }
     if (key < base_) return aside_[key];
-    if (key - base_ >= slots_.size()) make_room(key);
-    if (key < base_) return aside_[key];  // make_room() moved the start past it (it was far behind)
+    if (key - base_ >= slots_.size()) make_room(key);  // keeps base_ <= key
     Slot& slot = slots_[index(key)];
     slot.live = true;
     ++live_;
