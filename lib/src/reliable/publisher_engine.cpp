@@ -25,9 +25,6 @@ std::string member_id(std::uint64_t node_id, std::uint64_t session) {
   return std::to_string(node_id) + ":" + std::to_string(session);
 }
 
-// Timers are armed at now + a duration that rarely changes (a target's ack wait, a publish's timeout), so they
-// almost always arrive in order: appended in O(1), taken from the front in O(1); one out of order is inserted
-// in its place.
 // The dead-letter queue and the disk outbox share what they keep.
 std::shared_ptr<const ByteBuffer> shared_copy(const ByteBuffer& bytes) {
   auto copy = std::make_shared<ByteBuffer>();
@@ -35,6 +32,9 @@ std::shared_ptr<const ByteBuffer> shared_copy(const ByteBuffer& bytes) {
   return copy;
 }
 
+// Timers are armed at now + a duration that rarely changes (a target's ack wait, a publish's timeout), so they
+// almost always arrive in order: appended in O(1), taken from the front in O(1); one out of order is inserted
+// in its place.
 template <typename Timer>
 void push_timer(std::deque<Timer>& timers, Timer timer) {
   if (timers.empty() || !(timers.back().when > timer.when)) {
