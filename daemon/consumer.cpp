@@ -274,12 +274,14 @@ std::size_t Consumer::expire(Clock::TimePoint now) {
 }
 
 bool Consumer::Batch::add(const sidecar::DeliveryItem& item, std::span<const std::byte> envelope) {
-  const std::size_t size = sidecar::packed_size(item);
-  if (item_bytes + size > sidecar::kMaxDeliverItemsBytes) return false;
+  if (!packed) {
+    const std::size_t size = sidecar::packed_size(item);
+    if (item_bytes + size > sidecar::kMaxDeliverItemsBytes) return false;
+    item_bytes += size;
+  }
   items.push_back(item);
-  envelopes.push_back(envelope);
+  body.add(item, envelope);
   bytes += envelope.size();
-  item_bytes += size;
   return true;
 }
 
@@ -295,7 +297,6 @@ bool Consumer::fill_redeliveries(Batch& batch, std::size_t room, Clock::TimePoin
     const log::LogRecord& r = record->records().front();
     const Pending& p = pending_.at(offset);
     if (!batch.add({offset, p.attempt + 1, r.timestamp}, r.value)) break;
-    batch.storage.push_back(std::move(*record));
   }
   for (std::uint64_t offset : gone) {
     ++counters_.skipped;
@@ -334,7 +335,6 @@ std::uint64_t Consumer::fill_new(Batch& batch, std::size_t room) {
       cursor = r.offset + 1;
     }
     if (used == read->records().size()) cursor = read->next_offset();
-    batch.storage.push_back(std::move(*read));  // the envelopes point into it
   }
   return cursor;
 }
@@ -343,6 +343,10 @@ std::size_t Consumer::send(Member& member, Clock::TimePoint now) {
   if (member.outstanding >= member.credit) return 0;
   const std::size_t room = std::min<std::size_t>(member.credit - member.outstanding, sidecar::kMaxBodyFrames);
   Batch batch;
+  batch.packed = member.ref.packed;
+  // As much as the last batch's items took, so that a large batch is not copied as it grows.
+  const std::size_t per_item = sidecar::kPackedItemHeadBytes + (last_item_bytes_ == 0 ? 256 : last_item_bytes_);
+  batch.body.reserve(std::min(room * per_item, kBatchBytes + room * sidecar::kPackedItemHeadBytes));
   if (settings_.ack) fill_redeliveries(batch, room, now);
   const std::size_t redeliveries = batch.items.size();
   const std::uint64_t cursor = fill_new(batch, room);
@@ -350,7 +354,8 @@ std::size_t Consumer::send(Member& member, Clock::TimePoint now) {
     next_ = cursor;  // only offsets acknowledged before a restart were passed over
     return 0;
   }
-  if (!host_.deliver(member.ref, batch.items, batch.envelopes)) return 0;
+  last_item_bytes_ = batch.bytes / batch.items.size() + 1;
+  if (!host_.deliver(member.ref, batch.items, batch.body)) return 0;
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     const sidecar::DeliveryItem& item = batch.items[i];
     ++member.outstanding;

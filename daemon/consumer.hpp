@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "log/log.hpp"
+#include "sidecar/packed_deliveries.hpp"
 #include "sidecar/sidecar_admin.hpp"
 #include "sidecar/sidecar_messages.hpp"
 #include "util/clock.hpp"
@@ -35,15 +36,17 @@ enum class ConsumerKind { kDurable, kGroup, kEphemeral };
 struct MemberRef {
   std::string peer;  // the client's ZeroMQ routing id
   std::uint64_t id = 0;
+  bool packed = false;  // it reads packed DELIVERs (its CONSUME asked for them)
 };
 
 // Where a consumer sends.
 class ConsumerHost {
  public:
   virtual ~ConsumerHost() = default;
-  // Sends a batch of deliveries to a member; false when it cannot take them now (nothing was sent).
+  // Sends a batch of deliveries to a member; false when it cannot take them now (nothing was sent). `body`
+  // packs the items with their envelopes, in order; the host may take its bytes.
   virtual bool deliver(const MemberRef& member, std::span<const sidecar::DeliveryItem> items,
-                       std::span<const std::span<const std::byte>> envelopes) = 0;
+                       sidecar::PackedDeliveryWriter& body) = 0;
   // Tells a member that it is no longer part of its consumer.
   virtual void end_member(const MemberRef& member, sidecar::ErrorKind code, const std::string& why) = 0;
 };
@@ -154,11 +157,11 @@ class Consumer {
     std::uint32_t outstanding = 0;
   };
   struct Batch {
+    bool packed = false;  // for a member that reads packed DELIVERs: no items in the header, no header limit
     std::vector<sidecar::DeliveryItem> items;
-    std::vector<std::span<const std::byte>> envelopes;
-    std::vector<log::ReadBatch> storage;  // keeps the envelopes' bytes
+    sidecar::PackedDeliveryWriter body;  // the items and a copy of their envelopes
     std::size_t bytes = 0;
-    std::size_t item_bytes = 0;  // of the items in the DELIVER header (at most sidecar::kMaxDeliverItemsBytes)
+    std::size_t item_bytes = 0;  // of the items in an unpacked DELIVER's header (at most kMaxDeliverItemsBytes)
     // Adds an item if the header has room for it.
     bool add(const sidecar::DeliveryItem& item, std::span<const std::byte> envelope);
   };
@@ -194,6 +197,7 @@ class Consumer {
   Timers timers_;
   std::map<std::uint64_t, Member> members_;
   std::uint64_t round_robin_ = 0;
+  std::size_t last_item_bytes_ = 0;  // envelope bytes per item in the last batch: how much the next reserves
   bool dirty_ = false;
   ConsumerCounters counters_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // outlived by dead-letter callbacks

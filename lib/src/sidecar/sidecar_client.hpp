@@ -192,7 +192,8 @@ class SidecarClient {
     bool awaiting_restart = false;      // weftd stopped: start again when a new one answers
     std::optional<std::uint64_t> last_offset;
     std::uint32_t since_credit = 0;  // ack=false: deliveries handled since the last credit grant
-    std::vector<AckItem> acks;
+    bool packed = false;             // this weftd sends packed DELIVERs and reads ACK ranges (its CONSUMING)
+    std::vector<AckRange> acks;      // consecutive offsets at one attempt share a range
     std::vector<AckItem> progress;
   };
 
@@ -201,6 +202,9 @@ class SidecarClient {
   std::size_t expire(Clock::TimePoint now);
   void dispatch(Frames& frames, Clock::TimePoint now);
   void on_deliver(const Header& header, Frames& frames);
+  // Hands one delivery to its consumer's handler; false if the handler ended the consumer.
+  bool hand_over(std::uint64_t handle, const DeliveryItem& item, std::span<const std::byte> envelope);
+  void flush_acks(Consumer& consumer);
   void on_consumer_end(const Header& header);
   void on_pong(const Header& header);
   void note_server(const std::string& server_id, std::uint64_t answered = 0);
