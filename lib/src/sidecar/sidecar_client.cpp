@@ -59,7 +59,7 @@ Result<std::uint64_t> SidecarClient::consume(ConsumeFields fields, ConsumerHandl
   const std::uint64_t handle = next_consumer_++;
   Consumer& consumer = consumers_[handle];
   consumer.fields = std::move(fields);
-  consumer.fields.packed = true;  // this client reads both kinds of DELIVER
+  consumer.fields.packed = options_.packed_deliveries;  // this client reads both kinds of DELIVER
   consumer.handlers = std::move(handlers);
   send_consume(handle);
   // Heartbeats start now: they keep the membership alive and notice a restarted weftd.

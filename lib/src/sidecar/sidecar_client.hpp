@@ -52,6 +52,9 @@ struct SidecarClientOptions {
   std::chrono::milliseconds heartbeat_interval{1000};
   // Requests waiting for a reply at once; more is back-pressure.
   std::size_t max_requests = 65536;
+  // Ask weftd for packed DELIVERs (one frame per batch) and answer with ACK ranges, if it offers them. false:
+  // one frame per envelope and one item per answer, as clients did before (kept for tests of that path).
+  bool packed_deliveries = true;
 };
 
 struct AppendAck {
