@@ -43,7 +43,7 @@ Consumer::Consumer(const ConsumerState& state, const log::Log& log, ConsumerHost
   settings_.ack_wait = std::chrono::milliseconds(state.ack_wait_ms);
   settings_.max_deliver = state.max_deliver;
   for (std::uint64_t offset : state.acked_above) {
-    if (offset > ack_floor_) settled_.insert(offset);
+    if (offset > ack_floor_) restored_settled_.insert(offset);
   }
 }
 
@@ -65,17 +65,18 @@ void Consumer::add_member(const MemberRef& member, std::uint32_t credit, Clock::
 void Consumer::remove_member(std::uint64_t member_id, Clock::TimePoint /*now*/) {
   if (members_.erase(member_id) == 0) return;
   std::vector<std::uint64_t> held;
-  for (const auto& [offset, p] : pending_) {
-    if (p.state == PendingState::kInFlight && p.member == member_id) held.push_back(offset);
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].state == SlotState::kInFlight && slots_[i].member == member_id) held.push_back(ack_floor_ + i);
   }
   for (std::uint64_t offset : held) {
-    Pending& p = pending_.at(offset);
-    p.member = 0;
-    p.last_error = "the member holding it left";
-    if (exhausted(p)) {
-      exhaust(offset, p);
+    Slot* p = slot(offset);
+    if (p == nullptr || p->state != SlotState::kInFlight) continue;  // settled by an earlier one's dead letter
+    p->member = 0;
+    p->last_error = LastError::kMemberLeft;
+    if (exhausted(*p)) {
+      exhaust(offset, *p);
     } else {
-      p.state = PendingState::kWaiting;
+      p->state = SlotState::kWaiting;
       ready_.insert(offset);
     }
   }
@@ -87,29 +88,28 @@ void Consumer::update_settings(std::chrono::milliseconds ack_wait, std::uint32_t
   settings_.max_deliver = max_deliver;
 }
 
-Consumer::Pending* Consumer::answerable(std::uint64_t offset, std::uint32_t attempt,
-                                        std::vector<sidecar::Rejection>& rejected, bool allow_waiting) {
-  auto it = pending_.find(offset);
-  if (it == pending_.end()) {
+Consumer::Slot* Consumer::answerable(std::uint64_t offset, std::uint32_t attempt,
+                                     std::vector<sidecar::Rejection>& rejected, bool allow_waiting) {
+  Slot* p = slot(offset);
+  if (p == nullptr || p->state == SlotState::kSettled) {
     rejected.push_back(reject(offset, attempt, "not pending (acknowledged already, or never delivered)"));
     return nullptr;
   }
-  Pending& p = it->second;
-  if (p.state == PendingState::kDeadLettering) {
+  if (p->state == SlotState::kDeadLettering) {
     rejected.push_back(reject(offset, attempt, "it is being moved to the dead-letter stream"));
     return nullptr;
   }
-  if (p.attempt != attempt) {
+  if (p->attempt != attempt) {
     rejected.push_back(reject(offset, attempt,
                               "stale: attempt " + std::to_string(attempt) + " answered, delivery " +
-                                  std::to_string(p.attempt) + " is the current one"));
+                                  std::to_string(p->attempt) + " is the current one"));
     return nullptr;
   }
-  if (p.state == PendingState::kWaiting && !allow_waiting) {
+  if (p->state == SlotState::kWaiting && !allow_waiting) {
     rejected.push_back(reject(offset, attempt, "its ack wait expired: it will be delivered again"));
     return nullptr;
   }
-  return &p;
+  return p;
 }
 
 void Consumer::ack(std::uint64_t /*member_id*/, std::span<const sidecar::AckItem> items,
@@ -119,7 +119,7 @@ void Consumer::ack(std::uint64_t /*member_id*/, std::span<const sidecar::AckItem
       rejected.push_back(reject(item.offset, item.attempt, "this consumer takes no acknowledgements"));
       continue;
     }
-    Pending* p = answerable(item.offset, item.attempt, rejected, true);
+    Slot* p = answerable(item.offset, item.attempt, rejected, true);
     if (p == nullptr) continue;
     release(*p);
     ++counters_.acked;
@@ -130,11 +130,12 @@ void Consumer::ack(std::uint64_t /*member_id*/, std::span<const sidecar::AckItem
 void Consumer::nak(std::uint64_t /*member_id*/, std::span<const sidecar::AckItem> items, std::chrono::milliseconds delay,
                    const std::string& reason, std::vector<sidecar::Rejection>& rejected, Clock::TimePoint now) {
   for (const sidecar::AckItem& item : items) {
-    Pending* p = settings_.ack ? answerable(item.offset, item.attempt, rejected, false) : nullptr;
+    Slot* p = settings_.ack ? answerable(item.offset, item.attempt, rejected, false) : nullptr;
     if (!settings_.ack) rejected.push_back(reject(item.offset, item.attempt, "this consumer takes no acknowledgements"));
     if (p == nullptr) continue;
     release(*p);
-    p->last_error = reason.empty() ? "nak" : reason;
+    p->last_error = LastError::kNak;
+    nak_reasons_[item.offset] = reason.empty() ? "nak" : reason;
     if (exhausted(*p)) {
       exhaust(item.offset, *p);
     } else {
@@ -146,7 +147,7 @@ void Consumer::nak(std::uint64_t /*member_id*/, std::span<const sidecar::AckItem
 void Consumer::progress(std::uint64_t /*member_id*/, std::span<const sidecar::AckItem> items,
                         std::vector<sidecar::Rejection>& rejected, Clock::TimePoint now) {
   for (const sidecar::AckItem& item : items) {
-    Pending* p = settings_.ack ? answerable(item.offset, item.attempt, rejected, false) : nullptr;
+    Slot* p = settings_.ack ? answerable(item.offset, item.attempt, rejected, false) : nullptr;
     if (!settings_.ack) rejected.push_back(reject(item.offset, item.attempt, "this consumer takes no acknowledgements"));
     if (p == nullptr) continue;
     set_timer(item.offset, *p, now + settings_.ack_wait);
@@ -159,50 +160,69 @@ void Consumer::add_credit(std::uint64_t member_id, std::uint32_t credit) {
   it->second.outstanding -= std::min(credit, it->second.outstanding);
 }
 
-void Consumer::release(Pending& pending) {
-  if (pending.state != PendingState::kInFlight) return;
-  auto it = members_.find(pending.member);
+void Consumer::release(Slot& slot) {
+  if (slot.state != SlotState::kInFlight) return;
+  auto it = members_.find(slot.member);
   if (it != members_.end() && it->second.outstanding > 0) --it->second.outstanding;
-  pending.member = 0;
-  pending.state = PendingState::kWaiting;
+  slot.member = 0;
+  slot.state = SlotState::kWaiting;
 }
 
-void Consumer::schedule(std::uint64_t offset, Pending& pending, Clock::TimePoint not_before) {
-  pending.state = PendingState::kWaiting;
-  set_timer(offset, pending, not_before);
+void Consumer::schedule(std::uint64_t offset, Slot& slot, Clock::TimePoint not_before) {
+  slot.state = SlotState::kWaiting;
+  set_timer(offset, slot, not_before);
 }
 
-void Consumer::set_timer(std::uint64_t offset, Pending& pending, Clock::TimePoint when) {
-  clear_timer(pending);
-  pending.deadline = when;
+void Consumer::set_timer(std::uint64_t offset, Slot& slot, Clock::TimePoint when) {
+  clear_timer(slot);
   // Ack deadlines only grow (now + ack_wait): the hint makes the insertion constant time.
-  pending.timer = timers_.emplace_hint(timers_.end(), when, offset);
+  slot.timer = timers_.emplace_hint(timers_.end(), when, TimerRun{offset, offset + 1, 1});
+  slot.has_timer = true;
 }
 
-void Consumer::clear_timer(Pending& pending) {
-  if (!pending.timer) return;
-  timers_.erase(*pending.timer);
-  pending.timer.reset();
+void Consumer::clear_timer(Slot& slot) {
+  if (!slot.has_timer) return;
+  slot.has_timer = false;
+  if (--slot.timer->second.live == 0) timers_.erase(slot.timer);
 }
 
 void Consumer::settle(std::uint64_t offset) {
-  if (auto it = pending_.find(offset); it != pending_.end()) {
-    clear_timer(it->second);
-    pending_.erase(it);
-  }
-  ready_.erase(offset);
-  if (offset < ack_floor_) return;
-  settled_.insert(offset);
-  while (!settled_.empty() && *settled_.begin() == ack_floor_) {
-    settled_.erase(settled_.begin());
-    ++ack_floor_;
-  }
+  Slot* p = slot(offset);
+  if (p == nullptr || p->state == SlotState::kSettled) return;  // gone to retention meanwhile
+  clear_timer(*p);
+  p->state = SlotState::kSettled;
+  --pending_count_;
+  if (!ready_.empty()) ready_.erase(offset);
+  if (!nak_reasons_.empty()) nak_reasons_.erase(offset);
+  advance_floor();
   dirty_ = durable();
 }
 
-void Consumer::exhaust(std::uint64_t offset, Pending& pending) {
-  pending.state = PendingState::kDeadLettering;
-  ready_.erase(offset);
+void Consumer::advance_floor() {
+  while (!slots_.empty() && slots_.front().state == SlotState::kSettled) {
+    slots_.pop_front();
+    ++ack_floor_;
+  }
+}
+
+std::string Consumer::last_error_text(std::uint64_t offset, const Slot& slot) const {
+  switch (slot.last_error) {
+    case LastError::kNak:
+      if (auto it = nak_reasons_.find(offset); it != nak_reasons_.end()) return it->second;
+      return "nak";
+    case LastError::kMemberLeft:
+      return "the member holding it left";
+    case LastError::kAckWait:
+      return "ack wait of " + std::to_string(settings_.ack_wait.count()) + " ms expired";
+    case LastError::kNone:
+      break;
+  }
+  return "ack wait expired";
+}
+
+void Consumer::exhaust(std::uint64_t offset, Slot& slot) {
+  slot.state = SlotState::kDeadLettering;
+  if (!ready_.empty()) ready_.erase(offset);
   auto record = log_.read(offset, 1);
   if (!record || record->empty() || record->records().front().offset != offset) {
     // Gone (retention) or unreadable: nothing to keep.
@@ -210,9 +230,8 @@ void Consumer::exhaust(std::uint64_t offset, Pending& pending) {
     settle(offset);
     return;
   }
-  DeadLetterRequest request{settings_.name.empty() ? "(ephemeral)" : settings_.name, offset, pending.attempt,
-                            pending.last_error.empty() ? "ack wait expired" : pending.last_error,
-                            record->records().front().value};
+  DeadLetterRequest request{settings_.name.empty() ? "(ephemeral)" : settings_.name, offset, slot.attempt,
+                            last_error_text(offset, slot), record->records().front().value};
   std::weak_ptr<bool> alive = alive_;
   Status queued = dead_letter_(request, [this, alive, offset](const Status& s) {
     if (alive.expired()) return;
@@ -229,57 +248,63 @@ void Consumer::catch_up_with_retention() {
     counters_.skipped += first - next_;
     next_ = first;
   }
+  if (!restored_settled_.empty()) restored_settled_.erase(restored_settled_.begin(), restored_settled_.lower_bound(first));
   if (ack_floor_ >= first) return;
-  ack_floor_ = first;
-  settled_.erase(settled_.begin(), settled_.lower_bound(first));
-  for (auto it = pending_.begin(); it != pending_.end() && it->first < first;) {
-    release(it->second);
-    ready_.erase(it->first);
-    clear_timer(it->second);
-    it = pending_.erase(it);
-  }
-  while (!settled_.empty() && *settled_.begin() == ack_floor_) {
-    settled_.erase(settled_.begin());
+  while (ack_floor_ < first && !slots_.empty()) {
+    Slot& s = slots_.front();
+    if (pending_state(s)) {
+      release(s);
+      clear_timer(s);
+      --pending_count_;
+      if (!ready_.empty()) ready_.erase(ack_floor_);
+      if (!nak_reasons_.empty()) nak_reasons_.erase(ack_floor_);
+    }
+    slots_.pop_front();
     ++ack_floor_;
   }
+  ack_floor_ = std::max(ack_floor_, std::min(first, next_));
+  advance_floor();
   dirty_ = durable();
 }
 
 std::size_t Consumer::expire(Clock::TimePoint now) {
   std::size_t work = 0;
   while (!timers_.empty() && timers_.begin()->first <= now) {
-    const auto first = timers_.begin();
-    const std::uint64_t offset = first->second;
-    auto it = pending_.find(offset);
-    const bool current = it != pending_.end() && it->second.timer == first;
-    timers_.erase(first);
-    if (!current) continue;  // never the case: a settled or rescheduled offset's entry goes at once
-    Pending& p = it->second;
-    p.timer.reset();
-    if (p.state == PendingState::kInFlight) {
-      release(p);
-      p.last_error = "ack wait of " + std::to_string(settings_.ack_wait.count()) + " ms expired";
-      if (exhausted(p)) {
-        exhaust(offset, p);
-      } else {
-        ready_.insert(offset);
+    const Timers::iterator run = timers_.begin();
+    const TimerRun span = run->second;
+    for (std::uint64_t offset = std::max(span.first, ack_floor_); offset < span.end; ++offset) {
+      Slot* p = slot(offset);
+      if (p == nullptr) break;  // past next_
+      if (!p->has_timer || p->timer != run) continue;  // settled, or its timer moved
+      p->has_timer = false;  // the run goes as a whole below
+      if (p->state == SlotState::kInFlight) {
+        release(*p);
+        p->last_error = LastError::kAckWait;
+        if (exhausted(*p)) {
+          exhaust(offset, *p);
+        } else {
+          ready_.insert(offset);
+        }
+        ++work;
+      } else if (p->state == SlotState::kWaiting) {
+        ready_.insert(offset);  // a nak's delay is over
+        ++work;
       }
-      ++work;
-    } else if (p.state == PendingState::kWaiting) {
-      ready_.insert(offset);  // a nak's delay is over
-      ++work;
     }
+    timers_.erase(run);
   }
   return work;
 }
 
 bool Consumer::Batch::add(const sidecar::DeliveryItem& item, std::span<const std::byte> envelope) {
-  const std::size_t size = sidecar::packed_size(item);
-  if (item_bytes + size > sidecar::kMaxDeliverItemsBytes) return false;
+  if (!packed) {
+    const std::size_t size = sidecar::packed_size(item);
+    if (item_bytes + size > sidecar::kMaxDeliverItemsBytes) return false;
+    item_bytes += size;
+  }
   items.push_back(item);
-  envelopes.push_back(envelope);
+  body.add(item, envelope);
   bytes += envelope.size();
-  item_bytes += size;
   return true;
 }
 
@@ -293,9 +318,8 @@ bool Consumer::fill_redeliveries(Batch& batch, std::size_t room, Clock::TimePoin
       continue;
     }
     const log::LogRecord& r = record->records().front();
-    const Pending& p = pending_.at(offset);
-    if (!batch.add({offset, p.attempt + 1, r.timestamp}, r.value)) break;
-    batch.storage.push_back(std::move(*record));
+    const Slot* p = slot(offset);
+    if (!batch.add({offset, p->attempt + 1, r.timestamp}, r.value)) break;
   }
   for (std::uint64_t offset : gone) {
     ++counters_.skipped;
@@ -306,69 +330,108 @@ bool Consumer::fill_redeliveries(Batch& batch, std::size_t room, Clock::TimePoin
 
 std::uint64_t Consumer::fill_new(Batch& batch, std::size_t room) {
   std::uint64_t cursor = next_;
-  bool full = false;  // the header has no room for the next item
+  bool full = false;  // no room for the next record (credit, or the header)
   while (!full && batch.items.size() < room && batch.bytes < kBatchBytes && cursor < log_.end_offset()) {
-    auto read = log_.read(cursor, kBatchBytes - batch.bytes);
+    // Straight from the log's read buffer into the DELIVER's body.
+    auto read = log_.read_each(cursor, kBatchBytes - batch.bytes, [&](const log::LogRecord& r) {
+      if (acked_before_restart(r.offset)) return true;  // passed over
+      if (batch.items.size() >= room || !batch.add({r.offset, 1, r.timestamp}, r.value)) {
+        full = true;
+        return false;
+      }
+      return true;
+    });
     if (!read) {
-      if (!batch.items.empty()) break;  // send what is there; the next send meets the problem first
+      if (!batch.items.empty() || cursor != next_) break;  // send what is there; the next send meets it first
       if (read.status().code() == ErrorCode::kCorruption) {
         // Damaged records are never served: step over them and count what was skipped.
         auto resume = log_.skip_damage(cursor);
         const std::uint64_t to = resume ? std::max(*resume, cursor + 1) : cursor + 1;
         counters_.skipped += to - cursor;
-        cursor = next_ = to;
+        cursor = to;
         continue;
       }
       catch_up_with_retention();
       return next_;
     }
-    if (read->empty()) break;
-    std::size_t used = 0;
-    for (const log::LogRecord& r : read->records()) {
-      if (batch.items.size() >= room) break;
-      if (settled_.count(r.offset) == 0 && !batch.add({r.offset, 1, r.timestamp}, r.value)) {
-        full = true;
-        break;
-      }
-      ++used;  // sent, or acknowledged before a restart
-      cursor = r.offset + 1;
-    }
-    if (used == read->records().size()) cursor = read->next_offset();
-    batch.storage.push_back(std::move(*read));  // the envelopes point into it
+    if (*read == cursor) break;  // nothing more yet
+    cursor = *read;
   }
   return cursor;
+}
+
+void Consumer::advance_next(std::uint64_t cursor, const Batch& batch, std::size_t redeliveries, const Member& member,
+                            Clock::TimePoint now) {
+  if (!settings_.ack) {
+    next_ = ack_floor_ = cursor;
+    return;
+  }
+  const Clock::TimePoint deadline = now + settings_.ack_wait;
+  // Redeliveries: one timer each (they are few, and rarely consecutive).
+  for (std::size_t i = 0; i < redeliveries; ++i) {
+    const sidecar::DeliveryItem& item = batch.items[i];
+    Slot* p = slot(item.offset);
+    ready_.erase(item.offset);
+    ++counters_.redelivered;
+    p->state = SlotState::kInFlight;
+    p->attempt = item.attempt;
+    p->member = member.ref.id;
+    set_timer(item.offset, *p, deadline);
+  }
+  // First deliveries: new slots from next_ on, sharing one timer per consecutive run.
+  std::size_t i = redeliveries;
+  std::optional<Timers::iterator> run;
+  for (std::uint64_t offset = next_; offset < cursor; ++offset) {
+    Slot& s = slots_.emplace_back();
+    if (i < batch.items.size() && batch.items[i].offset == offset) {
+      s.state = SlotState::kInFlight;
+      s.attempt = 1;
+      s.member = member.ref.id;
+      ++pending_count_;
+      if (!run || (*run)->second.end != offset) {
+        run = timers_.emplace_hint(timers_.end(), deadline, TimerRun{offset, offset, 0});
+      }
+      ++(*run)->second.end;
+      ++(*run)->second.live;
+      s.timer = *run;
+      s.has_timer = true;
+      ++i;
+    } else {
+      // Acknowledged before a restart, or lost to damage (counted as skipped): nothing to deliver.
+      s.state = SlotState::kSettled;
+      if (!restored_settled_.empty()) restored_settled_.erase(offset);
+      run.reset();
+    }
+  }
+  next_ = cursor;
+  advance_floor();
 }
 
 std::size_t Consumer::send(Member& member, Clock::TimePoint now) {
   if (member.outstanding >= member.credit) return 0;
   const std::size_t room = std::min<std::size_t>(member.credit - member.outstanding, sidecar::kMaxBodyFrames);
   Batch batch;
+  batch.packed = member.ref.packed;
+  // As much as the last batch's items took, so that a large batch is not copied as it grows.
+  const std::size_t per_item = sidecar::kPackedItemHeadBytes + (last_item_bytes_ == 0 ? 256 : last_item_bytes_);
+  batch.body.reserve(std::min(room * per_item, kBatchBytes + room * sidecar::kPackedItemHeadBytes));
   if (settings_.ack) fill_redeliveries(batch, room, now);
   const std::size_t redeliveries = batch.items.size();
   const std::uint64_t cursor = fill_new(batch, room);
   if (batch.items.empty()) {
-    next_ = cursor;  // only offsets acknowledged before a restart were passed over
+    if (cursor != next_) {
+      advance_next(cursor, batch, 0, member, now);  // only offsets acknowledged before a restart, or damaged
+      dirty_ = durable();
+    }
     return 0;
   }
-  if (!host_.deliver(member.ref, batch.items, batch.envelopes)) return 0;
-  for (std::size_t i = 0; i < batch.items.size(); ++i) {
-    const sidecar::DeliveryItem& item = batch.items[i];
-    ++member.outstanding;
-    ++counters_.delivered;
-    if (!settings_.ack) continue;
-    Pending& p = pending_[item.offset];
-    if (i < redeliveries) {
-      ready_.erase(item.offset);
-      ++counters_.redelivered;
-    }
-    p.state = PendingState::kInFlight;
-    p.attempt = item.attempt;
-    p.member = member.ref.id;
-    set_timer(item.offset, p, now + settings_.ack_wait);
-  }
-  next_ = cursor;
-  if (!settings_.ack) ack_floor_ = next_;
-  return batch.items.size();
+  last_item_bytes_ = batch.bytes / batch.items.size() + 1;
+  const std::size_t sent = batch.items.size();
+  if (!host_.deliver(member.ref, batch.items, batch.body)) return 0;
+  member.outstanding += static_cast<std::uint32_t>(sent);
+  counters_.delivered += sent;
+  advance_next(cursor, batch, redeliveries, member, now);
+  return sent;
 }
 
 std::size_t Consumer::do_work(Clock::TimePoint now) {
@@ -405,7 +468,10 @@ ConsumerState Consumer::state() const {
   s.ack_wait_ms = static_cast<std::uint32_t>(settings_.ack_wait.count());
   s.max_deliver = settings_.max_deliver;
   s.ack_floor = ack_floor_;
-  s.acked_above.assign(settled_.begin(), settled_.end());
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].state == SlotState::kSettled) s.acked_above.push_back(ack_floor_ + i);
+  }
+  s.acked_above.insert(s.acked_above.end(), restored_settled_.begin(), restored_settled_.end());
   return s;
 }
 
@@ -415,7 +481,7 @@ sidecar::ConsumerInfo Consumer::info(std::uint64_t stream_end) const {
   i.kind = std::string(consumer_kind_name(settings_.kind));
   i.ack_floor = ack_floor_;
   i.next_offset = next_;
-  i.pending = pending_.size();
+  i.pending = pending_count_;
   i.lag = stream_end > ack_floor_ ? stream_end - ack_floor_ : 0;
   i.members = static_cast<std::uint32_t>(members_.size());
   i.ack_wait_ms = static_cast<std::uint32_t>(settings_.ack_wait.count());

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "log/log.hpp"
+#include "sidecar/packed_deliveries.hpp"
 #include "sidecar/sidecar_admin.hpp"
 #include "sidecar/sidecar_messages.hpp"
 #include "util/clock.hpp"
@@ -35,15 +37,17 @@ enum class ConsumerKind { kDurable, kGroup, kEphemeral };
 struct MemberRef {
   std::string peer;  // the client's ZeroMQ routing id
   std::uint64_t id = 0;
+  bool packed = false;  // it reads packed DELIVERs (its CONSUME asked for them)
 };
 
 // Where a consumer sends.
 class ConsumerHost {
  public:
   virtual ~ConsumerHost() = default;
-  // Sends a batch of deliveries to a member; false when it cannot take them now (nothing was sent).
+  // Sends a batch of deliveries to a member; false when it cannot take them now (nothing was sent). `body`
+  // packs the items with their envelopes, in order; the host may take its bytes.
   virtual bool deliver(const MemberRef& member, std::span<const sidecar::DeliveryItem> items,
-                       std::span<const std::span<const std::byte>> envelopes) = 0;
+                       sidecar::PackedDeliveryWriter& body) = 0;
   // Tells a member that it is no longer part of its consumer.
   virtual void end_member(const MemberRef& member, sidecar::ErrorKind code, const std::string& why) = 0;
 };
@@ -126,7 +130,7 @@ class Consumer {
   [[nodiscard]] bool durable() const noexcept { return settings_.kind != ConsumerKind::kEphemeral; }
   [[nodiscard]] std::uint64_t ack_floor() const noexcept { return ack_floor_; }
   [[nodiscard]] std::uint64_t next_offset() const noexcept { return next_; }
-  [[nodiscard]] std::size_t pending() const noexcept { return pending_.size(); }
+  [[nodiscard]] std::size_t pending() const noexcept { return pending_count_; }
   [[nodiscard]] const ConsumerCounters& counters() const noexcept { return counters_; }
   // Durable state changed since the last take_dirty().
   bool take_dirty() noexcept { return std::exchange(dirty_, false); }
@@ -136,17 +140,27 @@ class Consumer {
   void end_all(sidecar::ErrorKind code, const std::string& why);
 
  private:
-  enum class PendingState { kInFlight, kWaiting, kDeadLettering };
-  // Ack deadlines and nak delays: at most one entry per pending offset, removed when it is settled (so the map
-  // holds what is in flight, not every delivery of the last ack wait).
-  using Timers = std::multimap<Clock::TimePoint, std::uint64_t>;
-  struct Pending {
-    PendingState state = PendingState::kWaiting;
+  // What happened to each offset from the acknowledged floor up to next_offset(): sent and waiting for an
+  // answer, waiting to go out again, being dead-lettered, or settled (acknowledged, dead-lettered, lost).
+  enum class SlotState : std::uint8_t { kInFlight, kWaiting, kDeadLettering, kSettled };
+  // Why the last attempt failed, for the dead letter (a nak's reason is kept in nak_reasons_).
+  enum class LastError : std::uint8_t { kNone, kAckWait, kMemberLeft, kNak };
+  // Ack deadlines and nak delays. One entry covers a run of offsets sent together (a DELIVER's, usually) and
+  // counts the ones still waiting on it; it goes when the last of them is settled or rescheduled, so the map
+  // holds what is in flight, not every delivery of the last ack wait.
+  struct TimerRun {
+    std::uint64_t first = 0;
+    std::uint64_t end = 0;  // one past the last offset
+    std::size_t live = 0;
+  };
+  using Timers = std::multimap<Clock::TimePoint, TimerRun>;
+  struct Slot {
+    SlotState state = SlotState::kSettled;
+    LastError last_error = LastError::kNone;
+    bool has_timer = false;
     std::uint32_t attempt = 0;  // deliveries made so far
     std::uint64_t member = 0;   // holder while in flight
-    Clock::TimePoint deadline{};
-    std::optional<Timers::iterator> timer;  // its entry in timers_, if any
-    std::string last_error;
+    Timers::iterator timer{};   // its entry in timers_, if has_timer
   };
   struct Member {
     MemberRef ref;
@@ -154,31 +168,45 @@ class Consumer {
     std::uint32_t outstanding = 0;
   };
   struct Batch {
+    bool packed = false;  // for a member that reads packed DELIVERs: no items in the header, no header limit
     std::vector<sidecar::DeliveryItem> items;
-    std::vector<std::span<const std::byte>> envelopes;
-    std::vector<log::ReadBatch> storage;  // keeps the envelopes' bytes
+    sidecar::PackedDeliveryWriter body;  // the items and a copy of their envelopes
     std::size_t bytes = 0;
-    std::size_t item_bytes = 0;  // of the items in the DELIVER header (at most sidecar::kMaxDeliverItemsBytes)
+    std::size_t item_bytes = 0;  // of the items in an unpacked DELIVER's header (at most kMaxDeliverItemsBytes)
     // Adds an item if the header has room for it.
     bool add(const sidecar::DeliveryItem& item, std::span<const std::byte> envelope);
   };
 
-  Pending* answerable(std::uint64_t offset, std::uint32_t attempt, std::vector<sidecar::Rejection>& rejected,
-                      bool allow_waiting);
+  // The slot of `offset`, or nullptr below the floor or at next_offset() and beyond.
+  Slot* slot(std::uint64_t offset) noexcept {
+    return offset >= ack_floor_ && offset - ack_floor_ < slots_.size() ? &slots_[offset - ack_floor_] : nullptr;
+  }
+  [[nodiscard]] bool pending_state(const Slot& s) const noexcept { return s.state != SlotState::kSettled; }
+  Slot* answerable(std::uint64_t offset, std::uint32_t attempt, std::vector<sidecar::Rejection>& rejected,
+                   bool allow_waiting);
   void settle(std::uint64_t offset);
-  void release(Pending& pending);  // the holder no longer holds it
-  void schedule(std::uint64_t offset, Pending& pending, Clock::TimePoint not_before);
-  void set_timer(std::uint64_t offset, Pending& pending, Clock::TimePoint when);
-  void clear_timer(Pending& pending);
-  void exhaust(std::uint64_t offset, Pending& pending);  // max_deliver reached: to the dead-letter stream
+  void advance_floor();
+  void release(Slot& slot);  // the holder no longer holds it
+  void schedule(std::uint64_t offset, Slot& slot, Clock::TimePoint not_before);
+  void set_timer(std::uint64_t offset, Slot& slot, Clock::TimePoint when);
+  void clear_timer(Slot& slot);
+  void exhaust(std::uint64_t offset, Slot& slot);  // max_deliver reached: to the dead-letter stream
+  [[nodiscard]] std::string last_error_text(std::uint64_t offset, const Slot& slot) const;
   void catch_up_with_retention();
   std::size_t expire(Clock::TimePoint now);
   std::size_t send(Member& member, Clock::TimePoint now);
   bool fill_redeliveries(Batch& batch, std::size_t room, Clock::TimePoint now);
   // Adds first deliveries from next_ on; returns where next_ goes if they are sent.
   std::uint64_t fill_new(Batch& batch, std::size_t room);
-  [[nodiscard]] bool exhausted(const Pending& p) const noexcept {
-    return settings_.max_deliver != 0 && p.attempt >= settings_.max_deliver;
+  // Moves next_ to `cursor` once `batch` went out: its new items are in flight, the offsets it passed over
+  // (acknowledged before a restart, or lost to damage) settled.
+  void advance_next(std::uint64_t cursor, const Batch& batch, std::size_t redeliveries, const Member& member,
+                    Clock::TimePoint now);
+  [[nodiscard]] bool acked_before_restart(std::uint64_t offset) const {
+    return !restored_settled_.empty() && restored_settled_.count(offset) != 0;
+  }
+  [[nodiscard]] bool exhausted(const Slot& s) const noexcept {
+    return settings_.max_deliver != 0 && s.attempt >= settings_.max_deliver;
   }
 
   ConsumerSettings settings_;
@@ -188,12 +216,16 @@ class Consumer {
 
   std::uint64_t ack_floor_ = 0;
   std::uint64_t next_ = 0;
-  std::set<std::uint64_t> settled_;           // above the floor
-  std::map<std::uint64_t, Pending> pending_;  // delivered or to deliver again, not settled
-  std::set<std::uint64_t> ready_;             // pending offsets to deliver again now
+  // Offsets ack_floor_ .. next_ - 1 (with ack = true; empty without acks). The front is never settled.
+  std::deque<Slot> slots_;
+  std::size_t pending_count_ = 0;                       // slots not settled
+  std::set<std::uint64_t> restored_settled_;            // acknowledged before a restart, at next_ and beyond
+  std::map<std::uint64_t, std::string> nak_reasons_;    // of pending offsets whose last attempt was nak'ed
+  std::set<std::uint64_t> ready_;                       // pending offsets to deliver again now
   Timers timers_;
   std::map<std::uint64_t, Member> members_;
   std::uint64_t round_robin_ = 0;
+  std::size_t last_item_bytes_ = 0;  // envelope bytes per item in the last batch: how much the next reserves
   bool dirty_ = false;
   ConsumerCounters counters_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // outlived by dead-letter callbacks

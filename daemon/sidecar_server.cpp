@@ -51,6 +51,7 @@ std::vector<sidecar::Counter> ServerCounters::list() const {
           {"malformed.wrong_direction", wrong_direction},
           {"malformed.bad_envelope", bad_envelope},
           {"malformed.subject_mismatch", subject_mismatch},
+          {"malformed.bad_answer", bad_answer},
           {"too_large", too_large}};
 }
 
@@ -117,13 +118,28 @@ void SidecarServer::malformed(std::uint64_t& counter, const std::string& peer, s
 }
 
 bool SidecarServer::deliver(const MemberRef& member, std::span<const sidecar::DeliveryItem> items,
-                            std::span<const std::span<const std::byte>> envelopes) {
+                            sidecar::PackedDeliveryWriter& body) {
   auto it = peers_.find(member.peer);
   if (it == peers_.end() || it->second.gone || !it->second.backlog.empty()) return false;  // keep order
-  sidecar::DeliverFields fields;
-  fields.consumer = member.id;
-  fields.items.assign(items.begin(), items.end());
-  Frames frames = sidecar::make_message(Kind::kDeliver, 0, fields, envelopes);
+  Frames frames;
+  if (member.packed) {
+    frames.parts.reserve(2);
+    frames.parts.push_back(sidecar::encode_header(
+        Kind::kDeliver, 0, sidecar::PackedDeliverFields{member.id, static_cast<std::uint32_t>(items.size())}));
+    frames.parts.push_back(body.take_message());
+  } else {
+    // A client that reads one envelope per frame: each is copied out of the packed body into its own.
+    sidecar::DeliverFields fields;
+    fields.consumer = member.id;
+    fields.items.assign(items.begin(), items.end());
+    std::vector<std::span<const std::byte>> envelopes;
+    envelopes.reserve(items.size());
+    sidecar::PackedDeliveryReader reader(body.body());
+    sidecar::DeliveryItem item;
+    std::span<const std::byte> envelope;
+    while (reader.next(item, envelope)) envelopes.push_back(envelope);
+    frames = sidecar::make_message(Kind::kDeliver, 0, fields, envelopes);
+  }
   const SendResult result = transport_.send(member.peer, frames);
   if (result == SendResult::kFailed) it->second.gone = true;
   if (result != SendResult::kSent) return false;
@@ -439,41 +455,80 @@ void SidecarServer::on_consume(const std::string& peer, const Header& header, Cl
     return reply_error(peer, id, ErrorKind::kNoStream, "no stream '" + fields->stream + "'");
   }
   const std::uint64_t member_id = next_member_++;
-  auto attached = stream->attach(*fields, MemberRef{peer, member_id}, now);
+  auto attached = stream->attach(*fields, MemberRef{peer, member_id, fields->packed}, now);
   if (!attached) return reply_error(peer, id, sidecar::from_status(attached.status()), attached.status().message());
   const std::uint32_t heartbeat = fields->heartbeat_ms == 0 ? sidecar::kDefaultHeartbeatMs : fields->heartbeat_ms;
   members_[member_id] = MemberInfo{peer, stream->name(), std::chrono::milliseconds(heartbeat)};
   peers_[peer].members.insert(member_id);
   const std::string& name = fields->durable.empty() ? fields->group : fields->durable;
   sidecar::ConsumingFields ready{member_id,         stream->name(), name, attached->start_offset,
-                                 stream->log().end_offset(), attached->resumed, identity_.server_id};
+                                 stream->log().end_offset(), attached->resumed, identity_.server_id, fields->packed};
   // Sent even without a request id: the member id names every later message.
   send(peer, sidecar::make_message(Kind::kConsuming, id, ready));
 }
+
+namespace {
+
+// The offsets an ACK, NAK or PROGRESS answers, items and ranges together, in order; or why it is malformed.
+Result<std::vector<sidecar::AckItem>> answered_offsets(const sidecar::AckFields& fields) {
+  if (fields.items.size() > sidecar::kMaxAnswerItems || fields.ranges.size() > sidecar::kMaxAnswerRanges) {
+    return Status::invalid_argument("an answer holds at most " + std::to_string(sidecar::kMaxAnswerItems) +
+                                    " items and " + std::to_string(sidecar::kMaxAnswerRanges) + " ranges, not " +
+                                    std::to_string(fields.items.size()) + " and " +
+                                    std::to_string(fields.ranges.size()));
+  }
+  std::size_t total = fields.items.size();
+  for (const sidecar::AckRange& r : fields.ranges) {
+    if (r.count == 0 || r.first_offset > UINT64_MAX - r.count) {
+      return Status::invalid_argument("range [" + std::to_string(r.first_offset) + ", " + std::to_string(r.count) +
+                                      "] is empty or runs past the largest offset");
+    }
+    total += r.count;
+    if (total > sidecar::kMaxAnswerItems) {
+      return Status::invalid_argument("an answer covers at most " + std::to_string(sidecar::kMaxAnswerItems) +
+                                      " offsets, items and ranges together");
+    }
+  }
+  if (fields.ranges.empty()) return fields.items;
+  std::vector<sidecar::AckItem> items;
+  items.reserve(total);
+  items.assign(fields.items.begin(), fields.items.end());
+  for (const sidecar::AckRange& r : fields.ranges) {
+    for (std::uint64_t o = r.first_offset; o < r.first_offset + r.count; ++o) items.push_back({o, r.attempt});
+  }
+  return items;
+}
+
+}  // namespace
 
 void SidecarServer::on_answer(const std::string& peer, const Header& header, Clock::TimePoint now) {
   const std::uint64_t id = header.request_id;
   auto fields = sidecar::fields_as<sidecar::AckFields>(header);
   if (!fields) return malformed(counters_.bad_header, peer, id, ErrorKind::kMalformed, fields.status().message());
+  auto items = answered_offsets(*fields);
+  if (!items) {
+    return malformed(counters_.bad_answer, peer, id, ErrorKind::kMalformed,
+                     std::string(sidecar::kind_name(header.kind)) + ": " + items.status().message());
+  }
   sidecar::AckReplyFields result;
   result.consumer = fields->consumer;
   Consumer* consumer = consumer_for(fields->consumer);
   if (consumer == nullptr) {
-    for (const sidecar::AckItem& item : fields->items) {
+    for (const sidecar::AckItem& item : *items) {
       result.rejected.push_back({item.offset, item.attempt, "no consumer " + std::to_string(fields->consumer)});
     }
   } else if (header.kind == Kind::kAck) {
-    counters_.acks += fields->items.size();
-    consumer->ack(fields->consumer, fields->items, result.rejected, now);
+    counters_.acks += items->size();
+    consumer->ack(fields->consumer, *items, result.rejected, now);
   } else if (header.kind == Kind::kNak) {
-    counters_.naks += fields->items.size();
-    consumer->nak(fields->consumer, fields->items, std::chrono::milliseconds(fields->delay_ms), fields->reason,
+    counters_.naks += items->size();
+    consumer->nak(fields->consumer, *items, std::chrono::milliseconds(fields->delay_ms), fields->reason,
                   result.rejected, now);
   } else {
-    consumer->progress(fields->consumer, fields->items, result.rejected, now);
+    consumer->progress(fields->consumer, *items, result.rejected, now);
   }
   counters_.rejected_acks += result.rejected.size();
-  result.accepted = static_cast<std::uint32_t>(fields->items.size() - result.rejected.size());
+  result.accepted = static_cast<std::uint32_t>(items->size() - result.rejected.size());
   if (id != 0 || !result.rejected.empty()) send(peer, sidecar::make_message(Kind::kAckReply, id, result));
 }
 

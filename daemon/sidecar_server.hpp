@@ -50,10 +50,12 @@ struct ServerCounters {
   std::uint64_t wrong_direction = 0;  // a kind only weftd sends
   std::uint64_t bad_envelope = 0;     // an append's body frame is not exactly one valid envelope
   std::uint64_t subject_mismatch = 0; // an envelope's subject is not the append's
+  std::uint64_t bad_answer = 0;       // an ACK/NAK/PROGRESS over the limits, or with an empty or overflowing range
   std::uint64_t too_large = 0;
 
   [[nodiscard]] std::uint64_t malformed() const noexcept {
-    return bad_framing + bad_header + bad_version + unknown_kind + wrong_direction + bad_envelope + subject_mismatch;
+    return bad_framing + bad_header + bad_version + unknown_kind + wrong_direction + bad_envelope + subject_mismatch +
+           bad_answer;
   }
   [[nodiscard]] std::vector<sidecar::Counter> list() const;
 };
@@ -85,7 +87,7 @@ class SidecarServer final : public ConsumerHost {
 
   // ConsumerHost
   bool deliver(const MemberRef& member, std::span<const sidecar::DeliveryItem> items,
-               std::span<const std::span<const std::byte>> envelopes) override;
+               sidecar::PackedDeliveryWriter& body) override;
   void end_member(const MemberRef& member, sidecar::ErrorKind code, const std::string& why) override;
 
  private:

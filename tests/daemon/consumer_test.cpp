@@ -27,11 +27,18 @@ struct Sent {
 class RecordingHost final : public ConsumerHost {
  public:
   bool deliver(const MemberRef& member, std::span<const sidecar::DeliveryItem> items,
-               std::span<const std::span<const std::byte>> envelopes) override {
+               sidecar::PackedDeliveryWriter& body) override {
     if (refuse) return false;
+    sidecar::PackedDeliveryReader reader(body.body());
+    sidecar::DeliveryItem item;
+    std::span<const std::byte> envelope;
     for (std::size_t i = 0; i < items.size(); ++i) {
-      sent.push_back({member.id, items[i].offset, items[i].attempt, payload_of(envelopes[i])});
+      EXPECT_TRUE(reader.next(item, envelope)) << reader.error();
+      EXPECT_EQ(item.offset, items[i].offset);
+      EXPECT_EQ(item.attempt, items[i].attempt);
+      sent.push_back({member.id, items[i].offset, items[i].attempt, payload_of(envelope)});
     }
+    EXPECT_FALSE(reader.next(item, envelope)) << "the body holds more than the items";
     return true;
   }
   void end_member(const MemberRef& member, sidecar::ErrorKind code, const std::string&) override {

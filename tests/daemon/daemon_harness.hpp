@@ -108,8 +108,9 @@ class DaemonHarness : public ::testing::Test {
     hub_.drop_in_flight();
   }
 
-  std::unique_ptr<sc::SidecarClient> client(const std::string& name) {
+  std::unique_ptr<sc::SidecarClient> client(const std::string& name, bool packed_deliveries = true) {
     sc::SidecarClientOptions o;
+    o.packed_deliveries = packed_deliveries;
     o.endpoint = "memory://weftd";
     o.request_timeout = std::chrono::seconds(5);
     o.heartbeat_interval = std::chrono::milliseconds(500);

@@ -2,10 +2,12 @@
 // examples of docs/sidecar.md are checked against the encoder here (the test reads the document).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "sidecar/sidecar_admin.hpp"
+#include "sidecar/packed_deliveries.hpp"
 #include "sidecar/sidecar_codec.hpp"
 #include "sidecar/stream_config.hpp"
 #include "state_file.hpp"
@@ -66,8 +68,62 @@ TEST(SidecarCodec, HexExamplesMatchTheSpec) {
   ack.consumer = 3;
   ack.items = {{41, 1}, {42, 2}};
   EXPECT_EQ(to_hex(bytes_of(encode_header(Kind::kAck, 0, ack))), doc_example("ack-header"));
+  AckFields ranged;
+  ranged.consumer = 3;
+  ranged.ranges = {{41, 1000, 1}};
+  EXPECT_EQ(to_hex(bytes_of(encode_header(Kind::kAck, 0, ranged))), doc_example("ack-range-header"));
+  EXPECT_EQ(to_hex(bytes_of(encode_header(Kind::kDeliver, 0, PackedDeliverFields{3, 2}))),
+            doc_example("packed-deliver-header"));
+  PackedDeliveryWriter body;
+  const std::string a = "AB", b = "C";
+  body.add({41, 1, 0x0102030405060708}, std::as_bytes(std::span(a)));
+  body.add({42, 2, 0x0102030405060709}, std::as_bytes(std::span(b)));
+  EXPECT_EQ(to_hex(body.body()), doc_example("packed-deliver-body"));
   const DeadLetterFields letter{"bill.x", "billing", 3, "boom", 1'700'000'000'000'000'000};
   EXPECT_EQ(to_hex(bytes_of(encode_header(Kind::kDeadLetter, 9, letter))), doc_example("dead-letter-header"));
+}
+
+TEST(SidecarCodec, PackedDeliveriesRoundTripAndDamageIsNamed) {
+  PackedDeliveryWriter writer;
+  std::vector<std::string> envelopes = {"one", "", std::string(5000, 'x')};
+  for (std::size_t i = 0; i < envelopes.size(); ++i) {
+    writer.add({100 + i, static_cast<std::uint32_t>(i + 1), -static_cast<std::int64_t>(i)},
+               std::as_bytes(std::span(envelopes[i])));
+  }
+  ASSERT_EQ(writer.count(), 3u);
+  const std::vector<std::byte> body(writer.body().begin(), writer.body().end());
+  EXPECT_EQ(check_packed_body(body, 3), "");
+  PackedDeliveryReader reader(body);
+  DeliveryItem item;
+  std::span<const std::byte> envelope;
+  for (std::size_t i = 0; i < envelopes.size(); ++i) {
+    ASSERT_TRUE(reader.next(item, envelope)) << reader.error();
+    EXPECT_EQ(item.offset, 100 + i);
+    EXPECT_EQ(item.attempt, i + 1);
+    EXPECT_EQ(item.timestamp_ns, -static_cast<std::int64_t>(i));
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(envelope.data()), envelope.size()), envelopes[i]);
+  }
+  EXPECT_FALSE(reader.next(item, envelope));
+  EXPECT_FALSE(reader.failed());
+
+  // Handed to ZeroMQ as it is.
+  zmq::message_t message = writer.take_message();
+  EXPECT_EQ(message.size(), body.size());
+  EXPECT_EQ(std::memcmp(message.data(), body.data(), body.size()), 0);
+  EXPECT_TRUE(writer.empty());
+
+  // Wrong counts, a cut head, a length past the end: each named, none read past the body.
+  EXPECT_NE(check_packed_body(body, 2), "");
+  EXPECT_NE(check_packed_body(body, 4), "");
+  EXPECT_NE(check_packed_body(std::span(body).first(10), 1).find("head"), std::string::npos);
+  EXPECT_NE(check_packed_body(std::span(body).first(body.size() - 1), 3).find("claims"), std::string::npos);
+  std::vector<std::byte> huge = body;
+  huge[20] = huge[21] = huge[22] = huge[23] = std::byte{0xff};  // the first item's length: 4 GiB
+  EXPECT_NE(check_packed_body(huge, 3).find("claims"), std::string::npos);
+  // Every cut of the body is either refused or read without going past it.
+  for (std::size_t cut = 0; cut < body.size(); ++cut) {
+    EXPECT_NE(check_packed_body(std::span(body).first(cut), 3), "") << "cut at " << cut;
+  }
 }
 
 TEST(SidecarCodec, HeadersRoundTrip) {

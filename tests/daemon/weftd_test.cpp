@@ -479,6 +479,31 @@ TEST_F(WeftdTest, NodesDeadLettersAreKeptInTheNodeQueueShownAndPurgedButNotRepla
   EXPECT_FALSE(added.is_ok());
 }
 
+TEST_F(WeftdTest, MalformedAnswersAreRefusedAndCounted) {
+  auto answer = [&](std::vector<sc::AckItem> items, std::vector<sc::AckRange> ranges) {
+    sc::AckFields f;
+    f.consumer = 1;
+    f.items = std::move(items);
+    f.ranges = std::move(ranges);
+    hub_.inject("bad", sc::make_message(sc::Kind::kAck, 5, f));
+  };
+  answer({}, {{7, 0, 1}});                          // an empty range
+  answer({}, {{UINT64_MAX - 2, 5, 1}});             // past the largest offset
+  answer({}, {{0, 4000, 1}, {4000, 97, 1}});        // 4097 offsets
+  answer(std::vector<sc::AckItem>(100, {1, 1}), {{0, 4000, 1}});  // 4100 with the items
+  answer({}, std::vector<sc::AckRange>(2049, {0, 1, 1}));          // 2049 ranges
+  step();
+  const auto& c = weftd_->server().counters();
+  EXPECT_EQ(c.bad_answer, 5u);
+  EXPECT_EQ(c.malformed(), 5u);
+  EXPECT_EQ(hub_.queued_for("bad"), 5u) << "every malformed answer gets an error back";
+  // A well-formed range for a consumer that does not exist: each offset is rejected, not the message.
+  answer({}, {{0, 3, 1}});
+  step();
+  EXPECT_EQ(c.bad_answer, 5u);
+  EXPECT_EQ(c.rejected_acks, 3u);
+}
+
 TEST_F(WeftdTest, StaleAcknowledgementsAreRejected) {
   publish(1);
   auto consumer = client("slow");
@@ -510,6 +535,7 @@ TEST_F(WeftdTest, StaleAcknowledgementsAreRejected) {
 struct LargeCredit {
   std::uint32_t credit;
   bool ack;
+  bool packed = true;  // packed DELIVERs and ACK ranges, or one frame per envelope and one item per answer
 };
 
 class WeftdLargeCreditTest : public WeftdTest, public ::testing::WithParamInterface<LargeCredit> {};
@@ -517,7 +543,7 @@ class WeftdLargeCreditTest : public WeftdTest, public ::testing::WithParamInterf
 TEST_P(WeftdLargeCreditTest, MoreThan65536DeliveriesArriveExactlyOnce) {
   constexpr std::uint64_t kMessages = 70'000;
   publish_many(kMessages);
-  auto reader = client("reader");
+  auto reader = client("reader", GetParam().packed);
   attach(reader);
   std::vector<std::uint32_t> times(kMessages, 0);
   std::uint64_t received = 0, max_attempt = 0;
@@ -560,10 +586,11 @@ TEST_P(WeftdLargeCreditTest, MoreThan65536DeliveriesArriveExactlyOnce) {
 INSTANTIATE_TEST_SUITE_P(Credits, WeftdLargeCreditTest,
                          ::testing::Values(LargeCredit{4096, true}, LargeCredit{4096, false},
                                            LargeCredit{8192, true}, LargeCredit{65536, true},
-                                           LargeCredit{65536, false}),
+                                           LargeCredit{65536, false}, LargeCredit{4096, true, false},
+                                           LargeCredit{65536, true, false}, LargeCredit{65536, false, false}),
                          [](const ::testing::TestParamInfo<LargeCredit>& p) {
-                           return "Credit" + std::to_string(p.param.credit) +
-                                  (p.param.ack ? "Ack" : "NoAck");
+                           return "Credit" + std::to_string(p.param.credit) + (p.param.ack ? "Ack" : "NoAck") +
+                                  (p.param.packed ? "" : "OneFramePerEnvelope");
                          });
 
 TEST_F(WeftdTest, RetentionDeletesOldSegmentsAndNothingElse) {

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -127,6 +128,11 @@ class Log {
   // outside that range; kCorruption naming the offset when the records there are damaged (records before
   // the damage come back first, the error on the next read). Never blocks appends.
   Result<ReadBatch> read(std::uint64_t from_offset, std::size_t max_bytes) const;
+  // The same records handed to `sink` one by one, without copying them: the spans are valid during the call
+  // only. The sink returns false to stop before a record (it is not taken). Returns the offset the next read
+  // starts at (`from_offset` if nothing was taken); errors as read()'s, only when no record was taken.
+  using RecordSink = std::function<bool(const LogRecord&)>;
+  Result<std::uint64_t> read_each(std::uint64_t from_offset, std::size_t max_bytes, const RecordSink& sink) const;
   // The offset of the first acknowledged record with a timestamp >= timestamp_ns, or end_offset() if none.
   Result<std::uint64_t> find_offset_for_time(std::int64_t timestamp_ns) const;
   // The first offset after damage at or covering `offset`: where a reader can resume. `offset` itself if it

@@ -38,9 +38,8 @@ std::shared_ptr<Segment> Log::segment_for(std::uint64_t offset) const {
   return *std::prev(it);
 }
 
-Result<ReadBatch> Log::read(std::uint64_t from_offset, std::size_t max_bytes) const {
-  ReadBatch batch;
-  std::vector<Slice> slices;
+Result<std::uint64_t> Log::read_each(std::uint64_t from_offset, std::size_t max_bytes, const RecordSink& sink) const {
+  std::size_t taken = 0;
   std::uint64_t cursor = from_offset;
   std::size_t bytes = 0;
   Status error;
@@ -101,21 +100,20 @@ Result<ReadBatch> Log::read(std::uint64_t from_offset, std::size_t max_bytes) co
         // towards `cursor` can resume.
         if (rec.offset > expected && expected < cursor && rec.offset <= cursor) expected = rec.offset;
         if (rec.offset == expected) {
-          if (rec.offset >= limit || (!slices.empty() && bytes + rec.encoded_size > max_bytes)) {
+          if (rec.offset >= limit || (taken != 0 && bytes + rec.encoded_size > max_bytes)) {
+            done = true;
+            break;
+          }
+          if (rec.offset < cursor) {  // before from_offset: skipped
+            ++expected;
+            continue;
+          }
+          if (!sink(LogRecord{rec.offset, rec.timestamp, rec.key, rec.value})) {
             done = true;
             break;
           }
           ++expected;
-          if (rec.offset < cursor) continue;  // before from_offset: skipped
-          Slice slice{rec.offset, rec.timestamp, rec.key.has_value(), 0, 0, 0, rec.value.size()};
-          if (rec.key) {
-            slice.key_at = batch.storage_.size();
-            slice.key_size = rec.key->size();
-            batch.storage_.insert(batch.storage_.end(), rec.key->begin(), rec.key->end());
-          }
-          slice.value_at = batch.storage_.size();
-          batch.storage_.insert(batch.storage_.end(), rec.value.begin(), rec.value.end());
-          slices.push_back(slice);
+          ++taken;
           bytes += rec.encoded_size;
           cursor = expected;
           continue;
@@ -147,21 +145,40 @@ Result<ReadBatch> Log::read(std::uint64_t from_offset, std::size_t max_bytes) co
     }
     if (!done && cursor < view.next_offset) break;  // stopped inside this segment
   }
-  if (!error.is_ok() && slices.empty()) {  // else the records before the damage go first; the error comes next
+  if (!error.is_ok() && taken == 0) {  // else the records before the damage go first; the error comes next
     if (error.code() == ErrorCode::kCorruption) {
       std::lock_guard lock(mu_);
       ++stats_.corrupt_reads;
     }
     return error;
   }
+  return cursor;
+}
 
+Result<ReadBatch> Log::read(std::uint64_t from_offset, std::size_t max_bytes) const {
+  ReadBatch batch;
+  std::vector<Slice> slices;
+  // Copied into one buffer first and pointed at afterwards: the buffer moves while it grows.
+  auto next = read_each(from_offset, max_bytes, [&](const LogRecord& rec) {
+    Slice slice{rec.offset, rec.timestamp, rec.key.has_value(), 0, 0, 0, rec.value.size()};
+    if (rec.key) {
+      slice.key_at = batch.storage_.size();
+      slice.key_size = rec.key->size();
+      batch.storage_.insert(batch.storage_.end(), rec.key->begin(), rec.key->end());
+    }
+    slice.value_at = batch.storage_.size();
+    batch.storage_.insert(batch.storage_.end(), rec.value.begin(), rec.value.end());
+    slices.push_back(slice);
+    return true;
+  });
+  if (!next) return next.status();
   batch.records_.reserve(slices.size());
   for (const Slice& s : slices) {
     LogRecord record{s.offset, s.timestamp, std::nullopt, {batch.storage_.data() + s.value_at, s.value_size}};
     if (s.has_key) record.key = std::span<const std::byte>(batch.storage_.data() + s.key_at, s.key_size);
     batch.records_.push_back(record);
   }
-  batch.next_offset_ = cursor;
+  batch.next_offset_ = *next;
   return batch;
 }
 

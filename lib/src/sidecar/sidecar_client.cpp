@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "sidecar/packed_deliveries.hpp"
 #include "sidecar/sidecar_endpoint.hpp"
 #include "sidecar/zmq_sidecar_transport.hpp"
 
@@ -58,6 +59,7 @@ Result<std::uint64_t> SidecarClient::consume(ConsumeFields fields, ConsumerHandl
   const std::uint64_t handle = next_consumer_++;
   Consumer& consumer = consumers_[handle];
   consumer.fields = std::move(fields);
+  consumer.fields.packed = options_.packed_deliveries;  // this client reads both kinds of DELIVER
   consumer.handlers = std::move(handlers);
   send_consume(handle);
   // Heartbeats start now: they keep the membership alive and notice a restarted weftd.
@@ -92,6 +94,7 @@ void SidecarClient::send_consume(std::uint64_t handle) {
                               return;
                             }
                             it->second.server_consumer = ready->consumer;
+                            it->second.packed = ready->packed;
                             note_server(ready->server_id, handle);
                             auto again = consumers_.find(handle);
                             if (again != consumers_.end() && again->second.handlers.on_ready) {
@@ -104,7 +107,13 @@ void SidecarClient::send_consume(std::uint64_t handle) {
 Status SidecarClient::ack(std::uint64_t consumer, std::uint64_t offset, std::uint32_t attempt) {
   auto it = consumers_.find(consumer);
   if (it == consumers_.end()) return Status::not_found("no consumer " + std::to_string(consumer));
-  it->second.acks.push_back({offset, attempt});
+  std::vector<AckRange>& acks = it->second.acks;
+  if (!acks.empty() && acks.back().attempt == attempt && acks.back().count < kMaxAnswerItems &&
+      acks.back().first_offset + acks.back().count == offset) {
+    ++acks.back().count;  // the next offset of a run: most consumers answer in order
+  } else {
+    acks.push_back({offset, 1, attempt});
+  }
   return Status::ok();
 }
 
@@ -138,26 +147,55 @@ Status SidecarClient::unconsume(std::uint64_t consumer) {
   return enqueue(make_message(Kind::kUnconsume, 0, ConsumerRef{server_consumer}), 0, Kind::kUnconsume, {}, {});
 }
 
+void SidecarClient::flush_acks(Consumer& c) {
+  // At most kMaxAnswerItems offsets (and kMaxAnswerRanges ranges) per message: more would not fit in a
+  // header, and weftd would refuse the message as malformed (and the deliveries would stay unacknowledged).
+  AckFields fields;
+  fields.consumer = c.server_consumer;
+  std::size_t offsets = 0;
+  auto send = [&] {
+    if (fields.items.empty() && fields.ranges.empty()) return;
+    (void)enqueue(make_message(Kind::kAck, 0, fields), 0, Kind::kAck, {}, {});
+    fields.items.clear();
+    fields.ranges.clear();
+    offsets = 0;
+  };
+  for (AckRange range : c.acks) {
+    while (range.count > 0) {
+      if (offsets == kMaxAnswerItems || fields.ranges.size() == kMaxAnswerRanges) send();
+      const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(range.count, kMaxAnswerItems - offsets));
+      if (c.packed) {
+        fields.ranges.push_back({range.first_offset, n, range.attempt});
+      } else {  // a weftd that reads items only
+        for (std::uint32_t i = 0; i < n; ++i) fields.items.push_back({range.first_offset + i, range.attempt});
+      }
+      offsets += n;
+      range.first_offset += n;
+      range.count -= n;
+    }
+  }
+  send();
+  c.acks.clear();
+}
+
 std::size_t SidecarClient::flush_consumers() {
   std::size_t sent = 0;
   for (auto& [handle, c] : consumers_) {
     if (c.server_consumer == 0) continue;
-    // At most kMaxAnswerItems per message: more would not fit in a header, and weftd would refuse the
-    // message as malformed (and the deliveries would stay unacknowledged).
-    auto flush = [&](Kind kind, std::vector<AckItem>& items) {
-      for (std::size_t at = 0; at < items.size(); at += kMaxAnswerItems) {
-        AckFields fields;
-        fields.consumer = c.server_consumer;
-        const std::size_t n = std::min(items.size() - at, kMaxAnswerItems);
-        fields.items.assign(items.begin() + static_cast<std::ptrdiff_t>(at),
-                            items.begin() + static_cast<std::ptrdiff_t>(at + n));
-        (void)enqueue(make_message(kind, 0, fields), 0, kind, {}, {});
-        ++sent;
-      }
-      items.clear();
-    };
-    flush(Kind::kAck, c.acks);
-    flush(Kind::kProgress, c.progress);
+    if (!c.acks.empty()) {
+      flush_acks(c);
+      ++sent;
+    }
+    for (std::size_t at = 0; at < c.progress.size(); at += kMaxAnswerItems) {
+      AckFields fields;
+      fields.consumer = c.server_consumer;
+      const std::size_t n = std::min(c.progress.size() - at, kMaxAnswerItems);
+      fields.items.assign(c.progress.begin() + static_cast<std::ptrdiff_t>(at),
+                          c.progress.begin() + static_cast<std::ptrdiff_t>(at + n));
+      (void)enqueue(make_message(Kind::kProgress, 0, fields), 0, Kind::kProgress, {}, {});
+      ++sent;
+    }
+    c.progress.clear();
     if (!c.fields.ack && c.since_credit > 0 && c.since_credit >= std::max<std::uint32_t>(1, c.fields.credit / 2)) {
       (void)enqueue(make_message(Kind::kCredit, 0, CreditFields{c.server_consumer, c.since_credit}), 0, Kind::kCredit,
                     {}, {});
@@ -339,25 +377,42 @@ SidecarClient::Consumer* SidecarClient::find_by_server_id(std::uint64_t server_c
 
 void SidecarClient::on_deliver(const Header& header, Frames& frames) {
   auto deliver = fields_as<DeliverFields>(header);
-  if (!deliver || deliver->items.size() != frames.body_size()) {
+  if (!deliver) {
     ++stats_.malformed;
     return;
   }
-  std::uint64_t handle = 0;
-  Consumer* c = find_by_server_id(deliver->consumer, &handle);
-  if (c == nullptr) return;  // left already: weftd redelivers what it had sent
-  for (std::size_t i = 0; i < deliver->items.size(); ++i) {
-    const DeliveryItem& item = deliver->items[i];
-    ++stats_.deliveries;
-    Delivery d{handle, item.offset, item.attempt, item.timestamp_ns, frames.body(i)};
-    if (!c->last_offset || item.offset > *c->last_offset) c->last_offset = item.offset;
-    if (c->handlers.on_message) c->handlers.on_message(d);
-    // The handler may have ended the consumer.
-    auto it = consumers_.find(handle);
-    if (it == consumers_.end()) return;
-    c = &it->second;
-    if (!c->fields.ack) ++c->since_credit;
+  const bool packed = deliver->packed != 0;
+  if (packed ? (!deliver->items.empty() || frames.body_size() != 1 ||
+                !check_packed_body(frames.body(0), deliver->packed).empty())
+             : deliver->items.size() != frames.body_size()) {
+    ++stats_.malformed;  // nothing of it is handed over: weftd delivers it again after the ack wait
+    return;
   }
+  std::uint64_t handle = 0;
+  if (find_by_server_id(deliver->consumer, &handle) == nullptr) return;  // left already: weftd redelivers
+  if (packed) {
+    PackedDeliveryReader reader(frames.body(0));
+    DeliveryItem item;
+    std::span<const std::byte> envelope;
+    while (reader.next(item, envelope)) {
+      if (!hand_over(handle, item, envelope)) return;
+    }
+    return;
+  }
+  for (std::size_t i = 0; i < deliver->items.size(); ++i) {
+    if (!hand_over(handle, deliver->items[i], frames.body(i))) return;
+  }
+}
+
+bool SidecarClient::hand_over(std::uint64_t handle, const DeliveryItem& item, std::span<const std::byte> envelope) {
+  auto it = consumers_.find(handle);
+  if (it == consumers_.end()) return false;  // the last handler ended the consumer
+  Consumer& c = it->second;
+  ++stats_.deliveries;
+  if (!c.last_offset || item.offset > *c.last_offset) c.last_offset = item.offset;
+  if (!c.fields.ack) ++c.since_credit;
+  if (c.handlers.on_message) c.handlers.on_message(Delivery{handle, item.offset, item.attempt, item.timestamp_ns, envelope});
+  return true;
 }
 
 void SidecarClient::on_consumer_end(const Header& header) {

@@ -52,6 +52,9 @@ struct SidecarClientOptions {
   std::chrono::milliseconds heartbeat_interval{1000};
   // Requests waiting for a reply at once; more is back-pressure.
   std::size_t max_requests = 65536;
+  // Ask weftd for packed DELIVERs (one frame per batch) and answer with ACK ranges, if it offers them. false:
+  // one frame per envelope and one item per answer, as clients did before (kept for tests of that path).
+  bool packed_deliveries = true;
 };
 
 struct AppendAck {
@@ -192,7 +195,8 @@ class SidecarClient {
     bool awaiting_restart = false;      // weftd stopped: start again when a new one answers
     std::optional<std::uint64_t> last_offset;
     std::uint32_t since_credit = 0;  // ack=false: deliveries handled since the last credit grant
-    std::vector<AckItem> acks;
+    bool packed = false;             // this weftd sends packed DELIVERs and reads ACK ranges (its CONSUMING)
+    std::vector<AckRange> acks;      // consecutive offsets at one attempt share a range
     std::vector<AckItem> progress;
   };
 
@@ -201,6 +205,9 @@ class SidecarClient {
   std::size_t expire(Clock::TimePoint now);
   void dispatch(Frames& frames, Clock::TimePoint now);
   void on_deliver(const Header& header, Frames& frames);
+  // Hands one delivery to its consumer's handler; false if the handler ended the consumer.
+  bool hand_over(std::uint64_t handle, const DeliveryItem& item, std::span<const std::byte> envelope);
+  void flush_acks(Consumer& consumer);
   void on_consumer_end(const Header& header);
   void on_pong(const Header& header);
   void note_server(const std::string& server_id, std::uint64_t answered = 0);

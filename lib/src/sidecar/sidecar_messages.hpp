@@ -81,8 +81,11 @@ struct ConsumeFields {
   std::uint32_t max_deliver = kDefaultMaxDeliver;  // 0: no limit
   std::uint32_t credit = kDefaultCredit;           // deliveries outstanding at most
   std::uint32_t heartbeat_ms = kDefaultHeartbeatMs;
+  // The client reads packed DELIVERs (packed_deliveries.hpp) and may answer with ranges; weftd says in
+  // CONSUMING whether it will use them.
+  bool packed = false;
   MSGPACK_DEFINE_MAP(stream, start, offset, time_ns, durable, group, ack, ack_wait_ms, max_deliver, credit,
-                     heartbeat_ms)
+                     heartbeat_ms, packed)
 };
 
 struct ConsumingFields {
@@ -93,7 +96,8 @@ struct ConsumingFields {
   std::uint64_t end_offset = 0;    // the stream's end when it started
   bool resumed = false;            // the durable or group existed: `start` was not used
   std::string server_id;
-  MSGPACK_DEFINE_MAP(consumer, stream, name, start_offset, end_offset, resumed, server_id)
+  bool packed = false;  // the client asked for packed DELIVERs and weftd sends them, and reads ACK ranges
+  MSGPACK_DEFINE_MAP(consumer, stream, name, start_offset, end_offset, resumed, server_id, packed)
 };
 
 struct ConsumerRef {
@@ -124,7 +128,15 @@ constexpr std::size_t packed_size(const DeliveryItem& item) noexcept {
 struct DeliverFields {
   std::uint64_t consumer = 0;
   std::vector<DeliveryItem> items;  // item i's envelope is body frame i
-  MSGPACK_DEFINE_MAP(consumer, items)
+  std::uint32_t packed = 0;         // > 0: no items; the one body frame packs this many (packed_deliveries.hpp)
+  MSGPACK_DEFINE_MAP(consumer, items, packed)
+};
+
+// What weftd sends as a packed DELIVER's fields (the client decodes DeliverFields, whose items stay empty).
+struct PackedDeliverFields {
+  std::uint64_t consumer = 0;
+  std::uint32_t packed = 0;
+  MSGPACK_DEFINE_MAP(consumer, packed)
 };
 
 struct AckItem {
@@ -133,13 +145,23 @@ struct AckItem {
   MSGPACK_DEFINE_ARRAY(offset, attempt)
 };
 
-// kAck, kNak and kProgress.
+// Offsets first_offset .. first_offset + count - 1, each answered at `attempt`: a consumer reading in order
+// answers thousands of deliveries with one of these.
+struct AckRange {
+  std::uint64_t first_offset = 0;
+  std::uint32_t count = 0;
+  std::uint32_t attempt = 0;
+  MSGPACK_DEFINE_ARRAY(first_offset, count, attempt)
+};
+
+// kAck, kNak and kProgress. `ranges` only to a weftd whose CONSUMING said `packed`; an older one ignores it.
 struct AckFields {
   std::uint64_t consumer = 0;
   std::vector<AckItem> items;
   std::uint32_t delay_ms = 0;  // kNak: wait this long before delivering again
   std::string reason;          // kNak: kept as the dead letter's last error if it is the last attempt
-  MSGPACK_DEFINE_MAP(consumer, items, delay_ms, reason)
+  std::vector<AckRange> ranges;
+  MSGPACK_DEFINE_MAP(consumer, items, delay_ms, reason, ranges)
 };
 
 struct Rejection {

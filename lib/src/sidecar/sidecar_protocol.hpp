@@ -43,7 +43,7 @@ enum class Kind : std::uint8_t {
   kPong = 64,
   kAppended = 65,
   kConsuming = 66,
-  kDeliver = 67,       // unsolicited (request_id 0); body: one envelope per item
+  kDeliver = 67,       // unsolicited (request_id 0); body: one envelope per item, or one packed frame
   kAckReply = 68,      // what an ack/nak/progress did: always when request_id != 0, else only if one was rejected
   kConsumerEnd = 69,   // unsolicited: weftd ended this consumer (stream removed, taken over, member timed out)
   kAdminReply = 70,    // body: envelopes, for dlq.show
@@ -90,6 +90,11 @@ inline constexpr std::size_t kMaxDeliverItemsBytes = kMaxHeaderBytes - kDeliverH
 inline constexpr std::size_t kMaxAnswerItems = 4096;
 inline constexpr std::size_t kMaxAnswerItemBytes = 1 + 9 + 5;
 static_assert(kMaxAnswerItems * kMaxAnswerItemBytes + 128 <= kMaxHeaderBytes);
+// The same answer as ranges (`ranges`, [first_offset u64, count u32, attempt u32]: 20 bytes at most): at most
+// this many of them, covering at most kMaxAnswerItems offsets with the items, per message.
+inline constexpr std::size_t kMaxAnswerRanges = 2048;
+inline constexpr std::size_t kMaxAnswerRangeBytes = 1 + 9 + 5 + 5;
+static_assert(kMaxAnswerRanges * kMaxAnswerRangeBytes + 128 <= kMaxHeaderBytes);
 inline constexpr std::size_t kMaxAppendBytes = 64ULL * 1024 * 1024;    // all envelopes of one append
 inline constexpr std::uint32_t kMaxCredit = 65536;
 inline constexpr std::uint32_t kDefaultCredit = 256;
