@@ -202,6 +202,14 @@ struct NodeOptions {
   // company, so a lone message leaves at once. 0 turns batching off; values over max_frame_size are lowered
   // to it.
   std::size_t batch_max_bytes = 64 * 1024;
+  // The same limit for a node that publishes over ipc (any `bind` or `publish_to` endpoint is ipc://); the
+  // lower of the two applies, to every batch of that node. A unix socket stops polling writable once a
+  // quarter of its send buffer is queued (53 KiB with Linux's default of 208 KiB, and ZeroMQ does not set it
+  // for ipc), so after each 64 KiB batch the publisher's ZeroMQ thread waits for the subscriber to drain it,
+  // and the two sides take turns instead of overlapping. Batches of 16 KiB leave several in flight: pinned, at
+  // 128 B, that took ipc throughput from 0.76x raw libzmq to about 1x (docs/performance.md). Over tcp the
+  // kernel's buffers grow, so the larger batches stay faster there. 0 turns batching off over ipc.
+  std::size_t ipc_batch_max_bytes = 16 * 1024;
 
   // The queue between the I/O thread and the dispatcher, in received ZeroMQ messages. When it is full the
   // node stops reading from the network, so the back-pressure reaches the publishers (which count any drop).
