@@ -221,7 +221,9 @@ struct NodeOptions {
   // After it runs out of work, the I/O thread polls for this long before it sleeps in the kernel. Trades CPU
   // for latency: each wake-up of a sleeping thread costs tens of microseconds on a busy 2-core machine.
   std::chrono::microseconds io_spin{50};
-  // The same for the dispatcher thread waiting for received messages.
+  // The same for the dispatcher thread waiting for received messages, when the node's threads may use more
+  // than one CPU. On one CPU (an affinity mask of one, as `taskset -c 0` gives) the dispatcher does not spin:
+  // the I/O thread's spin keeps that CPU awake, and a second spinner would only delay the threads with work.
   std::chrono::microseconds dispatch_spin{50};
 
   // Kernel socket buffers for tcp (SO_SNDBUF/SO_RCVBUF), bytes; 0 keeps the OS default.
