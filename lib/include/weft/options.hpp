@@ -204,10 +204,10 @@ struct NodeOptions {
   std::size_t batch_max_bytes = 64 * 1024;
   // The same limit for a node that publishes over ipc (any `bind` or `publish_to` endpoint is ipc://); the
   // lower of the two applies, to every batch of that node. A unix socket stops polling writable once a
-  // quarter of its send buffer is queued (53 KiB with Linux's default of 208 KiB, and ZeroMQ does not set it
+  // quarter of its send buffer is queued (52 KiB with Linux's default of 208 KiB, and ZeroMQ does not set it
   // for ipc), so after each 64 KiB batch the publisher's ZeroMQ thread waits for the subscriber to drain it,
   // and the two sides take turns instead of overlapping. Batches of 16 KiB leave several in flight: pinned, at
-  // 128 B, that took ipc throughput from 0.76x raw libzmq to about 1x (docs/performance.md). Over tcp the
+  // 128 B, ipc throughput went from 0.66-0.80x raw libzmq to 0.90-1.15x (docs/performance.md). Over tcp the
   // kernel's buffers grow, so the larger batches stay faster there. 0 turns batching off over ipc.
   std::size_t ipc_batch_max_bytes = 16 * 1024;
 

@@ -63,8 +63,9 @@ class Dispatcher {
 
   // How long the idle dispatcher spins before it sleeps: NodeOptions::dispatch_spin, or none when the thread
   // may run on one CPU only. There the I/O thread's spin already keeps the CPU awake, and a second spinning
-  // thread only takes turns with it and with ZeroMQ's I/O thread, which have the work: pinned, round trips
-  // took twice as long (docs/performance.md, "Where Weft loses time", item 4). Decided when run() starts.
+  // thread only takes turns with it and with ZeroMQ's I/O thread, which have the work: pinned, small-message
+  // round trips took twice as long (docs/performance.md, "Where Weft loses time", item 4). Decided when run()
+  // starts.
   std::chrono::microseconds spin_{0};
   // Whether the idle dispatcher also watches the subscribing socket's signal (see NodeContext).
   bool watch_socket_ = true;
