@@ -1,6 +1,10 @@
 // The node over the in-memory transport: exact control of what the "network" refuses and delivers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "node/node_core.hpp"
 #include "weft_testing/fake_transport.hpp"
 #include "weft_testing/wait.hpp"
@@ -68,6 +72,52 @@ TEST(FakeTransportNode, RemoteSubscriptionEventsAreCounted) {
   ASSERT_TRUE(wait_until([&] { return node->stats().remote_subscriptions == 1; }));
   network->inject_filter_event("\x05junk");
   ASSERT_TRUE(wait_until([&] { return node->stats().malformed.bad_subscription == 1; }));
+}
+
+// Publishes 64 messages of 1 KiB while the "network" refuses the first one (kBlock keeps retrying it), so that
+// all of them wait in the publish queue; then lets them go and returns the largest batch that left.
+std::size_t largest_batch_after_a_backlog(const std::vector<std::string>& bind) {
+  auto network = std::make_shared<FakeNetwork>();
+  network->refuse_sends(1'000'000);
+  NodeOptions o;
+  o.name = "fake";
+  o.bind = bind;
+  o.overflow = OverflowPolicy::kBlock;
+  o.log = [](LogLevel, std::string_view) {};
+  auto node = std::make_shared<detail::NodeCore>(o, std::make_unique<FakeTransport>(network));
+  const std::string payload(1024, 'p');
+  constexpr std::size_t kCount = 65;
+  for (std::size_t i = 0; i < kCount; ++i) EXPECT_TRUE(node->publish("s", as_bytes(payload), {}).is_ok());
+  network->refuse_sends(0);
+  EXPECT_TRUE(node->flush(5s).is_ok());
+  EXPECT_EQ(node->stats().sent, kCount);
+  std::size_t largest = 0;
+  for (const auto& sent : network->sent()) largest = std::max(largest, sent.body.size());
+  return largest;
+}
+
+TEST(FakeTransportNode, ANodePublishingOverIpcBatchesAtMostIpcBatchMaxBytes) {
+  const std::size_t ipc_limit = NodeOptions{}.ipc_batch_max_bytes;
+  std::size_t over_ipc = largest_batch_after_a_backlog({"tcp://127.0.0.1:*", "ipc:///tmp/weft-fake.sock"});
+  EXPECT_LE(over_ipc, ipc_limit);
+  EXPECT_GT(over_ipc, ipc_limit / 2);  // batches did form
+  EXPECT_GT(largest_batch_after_a_backlog({"tcp://127.0.0.1:*"}), ipc_limit);
+}
+
+TEST(FakeTransportNode, TheIpcBatchLimitFollowsThePublishingEndpoints) {
+  NodeOptions o;
+  EXPECT_EQ(detail::batch_max_bytes_for(o), o.batch_max_bytes);
+  o.connect = {"ipc:///tmp/a.sock"};  // subscribing over ipc: the batches this node sends are not affected
+  o.subscriber_bind = {"ipc:///tmp/b.sock"};
+  EXPECT_EQ(detail::batch_max_bytes_for(o), o.batch_max_bytes);
+  o.publish_to = {"ipc:///tmp/c.sock"};
+  EXPECT_EQ(detail::batch_max_bytes_for(o), o.ipc_batch_max_bytes);
+  o.batch_max_bytes = 1024;  // the lower limit wins
+  EXPECT_EQ(detail::batch_max_bytes_for(o), 1024u);
+  o.publish_to.clear();
+  o.bind = {"ipc:///tmp/d.sock"};
+  o.ipc_batch_max_bytes = 0;  // batching off over ipc
+  EXPECT_EQ(detail::batch_max_bytes_for(o), 0u);
 }
 
 }  // namespace

@@ -3,11 +3,13 @@
 
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -581,6 +583,34 @@ TEST(Node, MovedFromNodeRefusesWork) {
   EXPECT_TRUE(b.publish("x", "1").is_ok());
 }
 
+// The thread of this process with that name, or 0.
+pid_t thread_named(const std::string& name) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(entry.path() / "comm");
+    std::string line;
+    std::getline(comm, line);
+    if (line == name) return static_cast<pid_t>(std::stol(entry.path().filename().string()));
+  }
+  return 0;
+}
+
+// A node whose threads may use one CPU only has its I/O thread spin, not its dispatcher too: with a spin of an
+// hour, an idle dispatcher that spun would never be seen asleep.
+TEST(Node, OnOneCpuTheIdleDispatcherSleepsInsteadOfSpinning) {
+  cpu_set_t before;
+  ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof before, &before), 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
+  NodeOptions o;
+  o.dispatch_spin = std::chrono::hours(1);
+  Node node(quiet(o));  // its threads inherit this thread's mask
+  ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof before, &before), 0);
+  pid_t dispatcher = 0;
+  ASSERT_TRUE(wait_until([&] { return (dispatcher = thread_named("weft-dispatch")) != 0; }));
+  EXPECT_TRUE(wait_until([&] { return thread_state(dispatcher) == 'S'; }, 5s)) << thread_state(dispatcher);
+}
+
 }  // namespace
 }  // namespace weft
-

@@ -257,5 +257,80 @@ TEST(EnvelopeRejects, RandomCorruptionNeverCrashes) {
   EXPECT_LT(accepted, 20000);
 }
 
+// decode_envelope reads Weft's own header-less envelopes directly and leaves everything else to the general
+// parser: on any input, intact or damaged, the two must agree on the outcome, the fields and where they stop.
+::testing::AssertionResult same_as_parser(const ByteBuffer& bytes) {
+  std::vector<HeaderRef> fast_scratch;
+  std::vector<HeaderRef> parser_scratch;
+  std::size_t fast_offset = 0;
+  std::size_t parser_offset = 0;
+  while (true) {
+    EnvelopeView fast;
+    EnvelopeView parsed;
+    DecodeResult f = decode_envelope(bytes, fast_offset, fast, fast_scratch);
+    DecodeResult p = decode_envelope_with_parser(bytes, parser_offset, parsed, parser_scratch);
+    if (f.error != p.error || f.detail != p.detail || fast_offset != parser_offset) {
+      return ::testing::AssertionFailure() << "decode_envelope: '" << f.detail << "' at " << fast_offset
+                                           << ", the parser: '" << p.detail << "' at " << parser_offset;
+    }
+    if (!f.ok()) return ::testing::AssertionSuccess();
+    bool same = fast.version == parsed.version && fast.stream == parsed.stream && fast.sequence == parsed.sequence &&
+                fast.subject == parsed.subject && fast.timestamp_ns == parsed.timestamp_ns &&
+                fast.payload.size() == parsed.payload.size() &&
+                (fast.payload.empty() || fast.payload.data() == parsed.payload.data()) &&
+                fast.headers.size() == parsed.headers.size();
+    for (std::size_t i = 0; same && i < fast.headers.size(); ++i) {
+      same = fast.headers[i].key == parsed.headers[i].key && fast.headers[i].value == parsed.headers[i].value;
+    }
+    if (!same) return ::testing::AssertionFailure() << "the fields differ at offset " << fast_offset;
+    if (fast_offset >= bytes.size()) return ::testing::AssertionSuccess();
+  }
+}
+
+TEST(Envelope, DirectReaderAgreesWithTheParserOnIntactEnvelopes) {
+  Headers headers{{"k", "v"}};
+  for (std::size_t subject_bytes : {1, 31, 32, 255, 256}) {
+    for (std::size_t payload_bytes : {0, 1, 255, 256, 65535, 65536}) {
+      std::string subject(subject_bytes, 's');
+      std::string payload(payload_bytes, 'p');
+      EXPECT_TRUE(same_as_parser(encode(7, subject, nullptr, payload))) << subject_bytes << "/" << payload_bytes;
+      EXPECT_TRUE(same_as_parser(encode(7, subject, &headers, payload))) << subject_bytes << "/" << payload_bytes;
+      EXPECT_TRUE(same_as_parser(encode(7, subject, nullptr, payload, -5))) << subject_bytes << "/" << payload_bytes;
+    }
+  }
+  ByteBuffer batch = encode(1, "a.b", nullptr, "one");
+  ByteBuffer second = encode(2, "a.b", &headers, "two");
+  ByteBuffer third = encode(3, "a.b", nullptr, "three");
+  batch.insert(batch.end(), second.begin(), second.end());
+  batch.insert(batch.end(), third.begin(), third.end());
+  EXPECT_TRUE(same_as_parser(batch));
+  // Shapes other encoders write: the parser decides them.
+  std::map<std::string, std::string> none;
+  EXPECT_TRUE(same_as_parser(pack(1, 5, 9, std::string("a.b"), 123, none, bin("pay"))));
+  EXPECT_TRUE(same_as_parser(pack(2, 5, 9, std::string("a.b"), 123, none, bin("pay"))));
+}
+
+TEST(Envelope, DirectReaderAgreesWithTheParserOnDamage) {
+  ByteBuffer whole = encode(1, "a.b.c", nullptr, std::string(300, 'x'));
+  for (std::size_t cut = 0; cut <= whole.size(); ++cut) {
+    ByteBuffer part(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(cut));
+    EXPECT_TRUE(same_as_parser(part)) << "cut at " << cut;
+  }
+  for (std::size_t at = 0; at < 40; ++at) {  // every byte of the fields before the payload, every value
+    for (int value = 0; value < 256; ++value) {
+      ByteBuffer damaged = whole;
+      damaged[at] = std::byte(value);
+      EXPECT_TRUE(same_as_parser(damaged)) << "byte " << at << " = " << value;
+    }
+  }
+  std::mt19937 rng(4242);
+  for (int round = 0; round < 20000; ++round) {
+    ByteBuffer damaged = whole;
+    int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) damaged[rng() % 40] = std::byte(rng() & 0xff);
+    ASSERT_TRUE(same_as_parser(damaged)) << "round " << round;
+  }
+}
+
 }  // namespace
 }  // namespace weft::detail

@@ -194,7 +194,8 @@ po::options_description describe_flags() {
       ("spin-us", po::value<std::int64_t>()->value_name("US"),
        "experiment: Weft's io_spin and dispatch_spin, microseconds (default: the library's)")
       ("batch-max-bytes", po::value<std::int64_t>()->value_name("BYTES"),
-       "experiment: Weft's batch_max_bytes, 0 turns batching off (default: the library's)");
+       "experiment: Weft's batch_max_bytes and ipc_batch_max_bytes, 0 turns batching off (default: the "
+       "library's)");
   // clang-format on
   return flags;
 }

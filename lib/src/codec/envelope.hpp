@@ -102,7 +102,13 @@ struct DecodeResult {
 
 // Decodes the envelope that starts at `offset` in `frame` and advances `offset` past it. `header_scratch` holds
 // the decoded headers; `out.headers` points into it, so it must outlive the use of `out`.
+// Envelopes as Weft writes them without headers are read directly; everything else goes to the general parser.
 DecodeResult decode_envelope(std::span<const std::byte> frame, std::size_t& offset, EnvelopeView& out,
                              std::vector<HeaderRef>& header_scratch);
+
+// The general parser alone (msgpack-c's visitor), which decides every envelope the direct reader does not take.
+// decode_envelope must agree with it on every input; tests compare the two.
+DecodeResult decode_envelope_with_parser(std::span<const std::byte> frame, std::size_t& offset, EnvelopeView& out,
+                                         std::vector<HeaderRef>& header_scratch);
 
 }  // namespace weft::detail

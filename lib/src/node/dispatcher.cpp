@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "subject/reserved.hpp"
+#include "util/cpu_affinity.hpp"
 #include "weft/subject.hpp"
 
 namespace weft::detail {
@@ -204,8 +205,8 @@ void Dispatcher::deliver_through_executor(std::shared_ptr<DecodedBatch> batch,
 bool Dispatcher::spin_for_input() {
   NodeContext& context = *context_;
   // Spin first: the next message often follows within microseconds, and waking from sleep costs more.
-  auto spin_until = std::chrono::steady_clock::now() + context.options.dispatch_spin;
-  for (unsigned round = 1; context.options.dispatch_spin.count() > 0; ++round) {
+  auto spin_until = std::chrono::steady_clock::now() + spin_;
+  for (unsigned round = 1; spin_.count() > 0; ++round) {
     if (context.inbound.front() != nullptr || has_tasks() || context.stopping.load(std::memory_order_relaxed)) {
       return true;
     }
@@ -229,7 +230,7 @@ void Dispatcher::wait_for_input() {
     wake.cancel_sleep();
     return;
   }
-  const bool watch = watch_socket_ && context.inbound_signal_fd >= 0 && context.options.dispatch_spin.count() > 0;
+  const bool watch = watch_socket_ && context.inbound_signal_fd >= 0 && spin_.count() > 0;
   pollfd fds[2] = {{wake.fd(), POLLIN, 0}, {watch ? context.inbound_signal_fd : -1, POLLIN, 0}};
   ::poll(fds, 2, -1);
   woken_by_socket_ = watch && fds[1].revents != 0 && fds[0].revents == 0;
@@ -263,6 +264,7 @@ std::size_t Dispatcher::run_tasks() {
 
 void Dispatcher::run() {
   NodeContext& context = *context_;
+  spin_ = cpus_this_thread_may_use() > 1 ? context.options.dispatch_spin : std::chrono::microseconds(0);
   while (true) {
     if (do_work() > 0) {
       watch_socket_ = true;

@@ -3,6 +3,7 @@
 // in place: a handler's Message points into the received frame.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -60,6 +61,12 @@ class Dispatcher {
   SubscriptionList cached_matches_;
   bool cache_valid_ = false;
 
+  // How long the idle dispatcher spins before it sleeps: NodeOptions::dispatch_spin, or none when the thread
+  // may run on one CPU only. There the I/O thread's spin already keeps the CPU awake, and a second spinning
+  // thread only takes turns with it and with ZeroMQ's I/O thread, which have the work: pinned, small-message
+  // round trips took twice as long (docs/performance.md, "Where Weft loses time", item 4). Decided when run()
+  // starts.
+  std::chrono::microseconds spin_{0};
   // Whether the idle dispatcher also watches the subscribing socket's signal (see NodeContext).
   bool watch_socket_ = true;
   bool woken_by_socket_ = false;

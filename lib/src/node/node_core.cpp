@@ -40,6 +40,8 @@ std::uint64_t random_id() {
   return id;
 }
 
+bool is_ipc(const std::string& endpoint) { return endpoint.starts_with("ipc://"); }
+
 void check(bool ok, const std::string& what) {
   if (!ok) throw Error(Status::invalid_argument("NodeOptions." + what));
 }
@@ -52,8 +54,6 @@ NodeOptions validated(NodeOptions options) {
   check(options.publish_queue_messages >= 1, "publish_queue_messages must be at least 1");
   check(options.publish_queue_bytes >= 1024, "publish_queue_bytes must be at least 1 KiB");
   check(options.dispatch_queue_batches >= 1, "dispatch_queue_batches must be at least 1");
-  // A batch is one frame, so it can be no larger than a frame may be.
-  options.batch_max_bytes = std::min(options.batch_max_bytes, options.max_frame_size);
   check(options.block_timeout.count() >= 0 && options.linger.count() >= 0,
         "block_timeout and linger must not be negative");
   check(options.io_spin.count() >= 0 && options.dispatch_spin.count() >= 0, "io_spin and dispatch_spin must not be negative");
@@ -74,6 +74,8 @@ NodeOptions validated(NodeOptions options) {
   check(options.sidecar.max_in_flight >= 1, "sidecar.max_in_flight must be at least 1");
   // A node that discovers peers must publish somewhere they can reach.
   if (options.discovery.enabled && options.bind.empty()) options.bind.push_back(default_discovery_bind(options.discovery));
+  // Once the endpoints are final. A batch is one frame, so it can be no larger than a frame may be.
+  options.batch_max_bytes = std::min(batch_max_bytes_for(options), options.max_frame_size);
   return options;
 }
 
@@ -81,6 +83,12 @@ NodeOptions validated(NodeOptions options) {
 void name_thread(const char* name) { ::pthread_setname_np(::pthread_self(), name); }
 
 }  // namespace
+
+std::size_t batch_max_bytes_for(const NodeOptions& options) {
+  const bool over_ipc = std::any_of(options.bind.begin(), options.bind.end(), is_ipc) ||
+                        std::any_of(options.publish_to.begin(), options.publish_to.end(), is_ipc);
+  return over_ipc ? std::min(options.batch_max_bytes, options.ipc_batch_max_bytes) : options.batch_max_bytes;
+}
 
 NodeCore::NodeCore(NodeOptions options, std::unique_ptr<Transport> transport, const Clock* clock) {
   options = validated(std::move(options));

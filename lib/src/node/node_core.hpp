@@ -17,6 +17,10 @@
 
 namespace weft::detail {
 
+// The batch limit a node's publications get: NodeOptions::batch_max_bytes, lowered to ipc_batch_max_bytes when
+// any endpoint it publishes on is ipc (before the max_frame_size bound, which the node applies after).
+[[nodiscard]] std::size_t batch_max_bytes_for(const NodeOptions& options);
+
 class NodeCore : public std::enable_shared_from_this<NodeCore> {
  public:
   // Validates the options (throws weft::Error), binds and connects, and starts the threads. `transport` and

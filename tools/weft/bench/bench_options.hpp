@@ -47,7 +47,7 @@ std::optional<Fsync> fsync_named(std::string_view text) noexcept;
 // which is what the published figures use.
 struct WeftTuning {
   std::optional<std::chrono::microseconds> spin;  // NodeOptions::io_spin and dispatch_spin
-  std::optional<std::size_t> batch_max_bytes;     // NodeOptions::batch_max_bytes
+  std::optional<std::size_t> batch_max_bytes;     // NodeOptions::batch_max_bytes and ipc_batch_max_bytes
 };
 
 struct BenchOptions {

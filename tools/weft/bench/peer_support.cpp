@@ -11,7 +11,10 @@ weft::NodeOptions node_options(const PeerSpec& spec) {
     options.io_spin = std::chrono::microseconds(*spec.spin_us);
     options.dispatch_spin = options.io_spin;
   }
-  if (spec.batch_max_bytes) options.batch_max_bytes = static_cast<std::size_t>(*spec.batch_max_bytes);
+  if (spec.batch_max_bytes) {  // over every transport: the experiment replaces the ipc limit too
+    options.batch_max_bytes = static_cast<std::size_t>(*spec.batch_max_bytes);
+    options.ipc_batch_max_bytes = options.batch_max_bytes;
+  }
   return options;
 }
 
