@@ -14,6 +14,11 @@
 //     Sends weftd malformed messages over a raw DEALER socket (not msgpack, a bad version, an unknown kind, a
 //     kind only weftd sends, an append whose body is not an envelope) and checks that each one is answered with
 //     an ERROR of the right code, then that weftd still answers a PING. Exit 0 when every answer was right.
+//
+//   weftd_storm plant LOG_DIR VALUE
+//     Appends one record holding VALUE straight to a stream's log (weftd stopped), as a writer other than weftd
+//     could: weftd checks envelopes on append, so this is the only way to put a record in a stream that readers
+//     cannot decode.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -25,6 +30,8 @@
 #include <vector>
 
 #include "codec/envelope.hpp"
+#include "log/log.hpp"
+#include "log/posix_file_system.hpp"
 #include "sidecar/sidecar_admin.hpp"
 #include "sidecar/sidecar_client.hpp"
 
@@ -268,6 +275,26 @@ int garbage(const std::string& endpoint) {
 
 }  // namespace
 
+int plant(const std::string& dir, const std::string& value) {
+  namespace lg = weft::detail::log;
+  lg::PosixFileSystem fs;
+  lg::LogOptions options;
+  options.create_if_missing = false;
+  auto log = lg::Log::open(fs, weft::detail::SystemClock::instance(), dir, options);
+  if (!log) {
+    std::fprintf(stderr, "plant: %s\n", log.status().message().c_str());
+    return 1;
+  }
+  const lg::RecordInput record{weft::as_bytes(value), std::nullopt};
+  auto appended = (*log)->append(std::span(&record, 1), 1);
+  weft::Status synced = appended ? (*log)->sync() : appended.status();
+  if (!synced.is_ok()) {
+    std::fprintf(stderr, "plant: %s\n", synced.message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() >= 4 && args[0] == "produce") {
@@ -275,9 +302,11 @@ int main(int argc, char** argv) {
   }
   if (args.size() == 4 && args[0] == "check") return check(args[1], args[2], args[3]);
   if (args.size() == 2 && args[0] == "garbage") return garbage(args[1]);
+  if (args.size() == 3 && args[0] == "plant") return plant(args[1], args[2]);
   std::fprintf(stderr,
                "usage: weftd_storm produce ENDPOINT SUBJECT ACKED_FILE PREFIX [SECONDS]\n"
                "       weftd_storm check ENDPOINT STREAM ACKED_FILE\n"
-               "       weftd_storm garbage ENDPOINT\n");
+               "       weftd_storm garbage ENDPOINT\n"
+               "       weftd_storm plant LOG_DIR VALUE\n");
   return 2;
 }

@@ -229,6 +229,34 @@ test_dead_letters() {
   stop_weftd
 }
 
+# A record that does not decode (another writer's: weftd checks every envelope it appends) is named on stderr,
+# counted in the summary, and never acknowledged: after max_deliver it is in the dead letters, not skipped.
+test_undecodable() {
+  start_weftd
+  add_orders
+  expect_ok pub "$WEFT" stream pub orders.new 'before' --count 2
+  stop_weftd
+  "$STORM" plant "$DATA/streams/orders" 'not an envelope' || fail "weftd_storm could not plant a record"
+  start_weftd
+  expect_ok pub2 "$WEFT" stream pub orders.new 'after'
+  expect_ok peek "$WEFT" sub --stream orders --from first --no-ack --until-end --raw --timeout "$DEADLINE_S"
+  [[ $(cat "$WORK/peek.out") == $'before\nbefore\nafter' ]] || fail "the readable messages around it were not all printed"
+  grep -q 'offset 2 does not decode as a Weft envelope' "$WORK/peek.err" || fail "the undecodable record was not named"
+  grep -q ', 1 undecodable' "$WORK/peek.err" || fail "the summary does not count the undecodable record"
+  "$WEFT" sub --stream orders --durable reader --max-deliver 2 --raw \
+    --timeout "$DEADLINE_S" >"$WORK/reader.out" 2>"$WORK/reader.err" &
+  local reader=$!
+  PIDS+=("$reader")
+  has_letter() { "$WEFT" dlq ls --sidecar "$EP" 2>/dev/null | grep -Eq '^orders +1( |$)'; }
+  wait_until has_letter || fail "the undecodable record never reached the dead letters"
+  kill -TERM "$reader" 2>/dev/null || true
+  wait_until is_gone "$reader" || fail "the consumer did not stop"
+  grep -q 'not acknowledged' "$WORK/reader.err" || fail "the acknowledging consumer does not say it refused the record"
+  expect_ok show "$WEFT" dlq show --sidecar "$EP" --stream orders
+  grep -q 'does not decode' "$WORK/show.out" || fail "dlq show does not say why"
+  stop_weftd
+}
+
 test_sigterm() {
   start_weftd
   add_orders

@@ -25,6 +25,8 @@ namespace sc = detail::sidecar;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kVerb = "sub";
+// Records that do not decode are each named on stderr up to this many times; the summary counts them all.
+constexpr std::uint64_t kUndecodableWarnings = 10;
 constexpr std::chrono::milliseconds kFlushInterval{100};
 // Deliveries in flight at most, unless --credit says otherwise. Replay of 1,000,000 x 128 B over ipc, medians of
 // 3 on a loaded 2-core machine: 347k msgs/s at 1,024, 478k at 4,096, 606k at 16,384, 588k at 65,536. Credit
@@ -164,7 +166,7 @@ void finish(StreamSubSettings& s, const po::variables_map& values) {
 int run(StreamSubSettings& s) {
   StopSignals stop;
   auto client = connect_sidecar(s.sidecar);
-  std::uint64_t printed = 0, bytes = 0, rejected = 0;
+  std::uint64_t printed = 0, bytes = 0, rejected = 0, undecodable = 0;
   EndTracker end;  // the stream's end when the consumer started, and what came of it
   Status ended;
   std::string text;
@@ -193,8 +195,24 @@ int run(StreamSubSettings& s) {
     std::vector<HeaderRef> scratch;
     detail::EnvelopeView view;
     std::size_t at = 0;
-    const bool decoded = detail::decode_envelope(d.envelope, at, view, scratch).ok();
-    const bool matches = decoded && subject_matches(s.pattern, view.subject);
+    const detail::DecodeResult result = detail::decode_envelope(d.envelope, at, view, scratch);
+    if (!result.ok()) {
+      // weftd checks every envelope it appends, so this is a record another writer put in the log. Never
+      // skipped in silence: said, counted, and (when acknowledging) refused, so that it ends in the stream's
+      // dead-letter queue after max_deliver rather than being marked consumed.
+      if (++undecodable <= kUndecodableWarnings) {
+        std::fprintf(stderr, "weft sub: offset %llu does not decode as a Weft envelope (%s)%s\n",
+                     static_cast<unsigned long long>(d.offset), result.detail.c_str(),
+                     s.consume.ack ? ": not acknowledged (weftd delivers it again, then dead-letters it)" : "");
+      }
+      if (s.consume.ack) {
+        (void)client->nak(d.consumer, d.offset, d.attempt, std::chrono::milliseconds(0),
+                          "does not decode as a Weft envelope: " + result.detail);
+      }
+      if (s.until_end && end.reached()) stop.request_stop();
+      return;
+    }
+    const bool matches = subject_matches(s.pattern, view.subject);
     const std::string_view payload(reinterpret_cast<const char*>(view.payload.data()), view.payload.size());
     if (!s.reject.empty() && matches && payload.find(s.reject) != std::string_view::npos) {
       ++rejected;
@@ -254,9 +272,10 @@ int run(StreamSubSettings& s) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const bool flushed = std::fflush(stdout) == 0;
   if (!s.quiet) {
-    std::fprintf(stderr, "received %s message%s (%s) in %.2f s%s\n", format_count(printed).c_str(),
+    std::fprintf(stderr, "received %s message%s (%s) in %.2f s%s%s\n", format_count(printed).c_str(),
                  printed == 1 ? "" : "s", format_bytes(bytes).c_str(), seconds,
-                 rejected > 0 ? (", " + format_count(rejected) + " rejected").c_str() : "");
+                 rejected > 0 ? (", " + format_count(rejected) + " rejected").c_str() : "",
+                 undecodable > 0 ? (", " + format_count(undecodable) + " undecodable").c_str() : "");
   }
   if (!ended.is_ok()) return report_failure(kVerb, ended.message());
   if (write_errno != 0 || !flushed) {
