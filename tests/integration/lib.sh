@@ -139,6 +139,19 @@ pause() {
 
 is_gone() { ! kill -0 "$1" 2>/dev/null; }
 
+# remove_orphan_namespaces TAG_PREFIX: deletes the namespaces named TAG_PREFIX<pid>... left by an earlier run
+# of a test whose process <pid> is gone (CTest SIGKILLs a test that overruns its timeout, and no trap runs
+# then). A namespace whose creator still runs is another run's, and is left alone.
+remove_orphan_namespaces() {
+  local prefix=$1 ns pid
+  while read -r ns _; do
+    [[ $ns =~ ^${prefix}([0-9]+)[a-z]+$ ]] || continue
+    pid=${BASH_REMATCH[1]}
+    kill -0 "$pid" 2>/dev/null && continue
+    ip netns del "$ns" 2>/dev/null && echo "removed namespace $ns, left by an earlier run (PID $pid is gone)" >&2
+  done < <(ip netns list 2>/dev/null)
+}
+
 finish() {
   local limit=${3:-$DEADLINE_S}
   local deadline=$((SECONDS + limit))

@@ -24,6 +24,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 command -v ip >/dev/null || skip "no ip command"
 [[ -x $WEFT ]] || { echo "not an executable: $WEFT" >&2; exit 1; }
 
+remove_orphan_namespaces wd
 readonly TAG="wd$$"                      # every name carries the test's PID
 readonly SW="${TAG}sw"                   # the namespace that holds the bridge
 readonly HOSTS=(a b c d)  # d has no multicast route: it joins through a seed

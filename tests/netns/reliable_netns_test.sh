@@ -27,6 +27,7 @@ command -v ip >/dev/null || skip "no ip command (iproute2)"
 command -v nft >/dev/null || skip "no nft command (nftables)"
 [[ -x $WEFT ]] || { echo "not an executable: $WEFT" >&2; exit 1; }
 
+remove_orphan_namespaces wr
 readonly TAG="wr$$"          # every name carries the test's PID
 readonly NS_PUB="${TAG}pub"  # the publisher's host
 readonly NS_SUB="${TAG}sub"  # the subscriber's host, where the faults are made
