@@ -94,18 +94,18 @@ void SidecarAgent::submit(Batch batch) {
   NodeCounters::add(context_.counters.persist_appends);
   // The callback may run inside append() (a transport that failed at once): answered() finds the batch then.
   Status queued = client_->append(stored.subject, envelopes, [this, id](const Status& s, const sidecar::AppendAck& a) {
-    answered(id, s, a);
+    answered(id, s, a, true);
   });
-  if (!queued) answered(id, queued, {});
+  if (!queued) answered(id, queued, {}, false);
 }
 
-void SidecarAgent::answered(std::uint64_t id, const Status& status, const sidecar::AppendAck& ack) {
+void SidecarAgent::answered(std::uint64_t id, const Status& status, const sidecar::AppendAck& ack, bool replied) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
   Batch batch = std::move(it->second);
   pending_.erase(it);
-  if (status.is_ok()) {
-    mark_up();
+  if (replied) {
+    note_outcome(status);
   } else if (status.code() == ErrorCode::kUnavailable || status.code() == ErrorCode::kTimeout) {
     mark_down(status);
   }
@@ -145,9 +145,8 @@ Status SidecarAgent::dead_letter(const DeadLetter& letter, DeadLetterDone done) 
     if (it == letters_.end()) return;
     DeadLetterDone finish = std::move(it->second);
     letters_.erase(it);
-    if (s.code() == ErrorCode::kUnavailable || s.code() == ErrorCode::kTimeout) mark_down(s);
+    note_outcome(s);
     if (!s) return finish(s, 0);
-    mark_up();
     auto stored = reply.as<sidecar::AppendedFields>();
     if (!stored) return finish(stored.status(), 0);
     finish(Status::ok(), stored->first_offset);
@@ -167,12 +166,26 @@ void SidecarAgent::probe(Clock::TimePoint now) {
     if (s) {
       mark_up();
     } else {
-      mark_down(s);
+      mark_down(s);  // a ping's only answer is a PONG
     }
   });
   if (!queued) {
     probing_ = false;
     next_probe_ = now + kProbeInterval;
+  }
+}
+
+void SidecarAgent::note_outcome(const Status& status) {
+  switch (status.code()) {
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kTimeout:
+      mark_down(status);
+      return;
+    default:
+      // weftd answered, if only to refuse (no stream takes the subject, a message too large): it is up. Without
+      // this, a refusal that overtook the probe's PONG left the node calling weftd down.
+      mark_up();
+      return;
   }
 }
 

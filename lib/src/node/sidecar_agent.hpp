@@ -64,9 +64,14 @@ class SidecarAgent final : public IoAgent {
   };
 
   void submit(Batch batch);
-  void answered(std::uint64_t id, const Status& status, const sidecar::AppendAck& ack);
+  // `replied`: the status came back through the client (weftd's answer, or the client giving up on one), not
+  // from a local refusal to send.
+  void answered(std::uint64_t id, const Status& status, const sidecar::AppendAck& ack, bool replied);
   void complete(Batch& batch, const Status& status, const sidecar::AppendAck& ack);
   void probe(Clock::TimePoint now);
+  // What a request's outcome says of weftd: no answer (unavailable, timeout) marks it down;
+  // any answer, weftd's refusals included, marks it up.
+  void note_outcome(const Status& status);
   void mark_up();
   void mark_down(const Status& why);
 
