@@ -70,6 +70,22 @@ info_field() {
 
 case_setup() { rm -rf "$DATA"; }
 
+# consume_until_dead_letter NAME WHAT [ARGS...]: the durable consumer NAME of stream orders (max_deliver 2, more
+# ARGS) in the background, stdout/stderr in NAME.out/.err, until orders holds one dead letter (WHAT, for the
+# failure message); then stops it.
+consume_until_dead_letter() {
+  local name=$1 what=$2
+  shift 2
+  "$WEFT" sub --stream orders --durable "$name" --max-deliver 2 --raw --timeout "$DEADLINE_S" "$@" \
+    >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  local consumer=$!
+  PIDS+=("$consumer")
+  has_letter() { "$WEFT" dlq ls --sidecar "$EP" 2>/dev/null | grep -Eq '^orders +1( |$)'; }
+  wait_until has_letter || fail "$what never reached the dead letters"
+  kill -TERM "$consumer" 2>/dev/null || true
+  wait_until is_gone "$consumer" || fail "the consumer $name did not stop"
+}
+
 # --- cases -------------------------------------------------------------------------------------------------
 
 test_help() {
@@ -208,14 +224,7 @@ test_dead_letters() {
   expect_ok pub "$WEFT" stream pub orders.new 'fine'
   expect_ok pub2 "$WEFT" stream pub orders.bad 'poison pill'
   # A consumer that naks the poison: after 2 deliveries it goes to the dead letters.
-  "$WEFT" sub --stream orders --durable worker --reject poison --max-deliver 2 --raw \
-    --timeout "$DEADLINE_S" >"$WORK/worker.out" 2>"$WORK/worker.err" &
-  local worker=$!
-  PIDS+=("$worker")
-  has_letter() { "$WEFT" dlq ls --sidecar "$EP" 2>/dev/null | grep -Eq '^orders +1( |$)'; }
-  wait_until has_letter || fail "the poison message never reached the dead letters"
-  kill -TERM "$worker" 2>/dev/null || true
-  wait_until is_gone "$worker" || fail "the consumer did not stop"
+  consume_until_dead_letter worker "the poison message" --reject poison
   expect_ok show "$WEFT" dlq show --sidecar "$EP" --stream orders
   grep -q 'poison pill' "$WORK/show.out" || fail "dlq show does not show the message"
   grep -q 'orders.bad' "$WORK/show.out" || fail "dlq show does not show the subject"
@@ -243,14 +252,7 @@ test_undecodable() {
   [[ $(cat "$WORK/peek.out") == $'before\nbefore\nafter' ]] || fail "the readable messages around it were not all printed"
   grep -q 'offset 2 does not decode as a Weft envelope' "$WORK/peek.err" || fail "the undecodable record was not named"
   grep -q ', 1 undecodable' "$WORK/peek.err" || fail "the summary does not count the undecodable record"
-  "$WEFT" sub --stream orders --durable reader --max-deliver 2 --raw \
-    --timeout "$DEADLINE_S" >"$WORK/reader.out" 2>"$WORK/reader.err" &
-  local reader=$!
-  PIDS+=("$reader")
-  has_letter() { "$WEFT" dlq ls --sidecar "$EP" 2>/dev/null | grep -Eq '^orders +1( |$)'; }
-  wait_until has_letter || fail "the undecodable record never reached the dead letters"
-  kill -TERM "$reader" 2>/dev/null || true
-  wait_until is_gone "$reader" || fail "the consumer did not stop"
+  consume_until_dead_letter reader "the undecodable record"
   grep -q 'not acknowledged' "$WORK/reader.err" || fail "the acknowledging consumer does not say it refused the record"
   expect_ok show "$WEFT" dlq show --sidecar "$EP" --stream orders
   grep -q 'does not decode' "$WORK/show.out" || fail "dlq show does not say why"
