@@ -62,9 +62,10 @@ class NodeCore : public std::enable_shared_from_this<NodeCore> {
 
  private:
   Status run_on_io_thread(std::function<Status(Transport&)> command);
-  // Puts one message on the publish queue (with its at-least-once request, if any), as the policy says.
+  // Puts one message on the publish queue (with its at-least-once request, if any, which is moved into the queue's
+  // slot once the message is queued), as the policy says.
   Status enqueue(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
-                 std::unique_ptr<ReliableRequest> reliable);
+                 ReliableRequest* reliable);
   // Sets up the control channel and the at-least-once parts on the I/O loop (before the threads start).
   void start_reliability(Transport& transport);
   Status reserve_outbox(std::size_t bytes);

@@ -97,11 +97,11 @@ Status NodeCore::publish_persistent(std::string_view subject, std::span<const st
                                       " ms: persistent publishes fail until it answers again (is weftd running?)"));
   }
   if (Status reserved = reserve_persistent(); !reserved) return refuse(reserved);
-  auto request = std::make_unique<ReliableRequest>();
-  request->persistent = true;
-  request->on_complete = options.on_complete;
-  request->on_persisted = options.on_persisted;
-  Status queued = enqueue(subject, payload, headers, std::move(request));
+  ReliableRequest request;
+  request.persistent = true;
+  request.on_complete = options.on_complete;
+  request.on_persisted = options.on_persisted;
+  Status queued = enqueue(subject, payload, headers, &request);
   if (!queued) {
     context.release_persistent(1);
     return refuse(queued);
