@@ -78,7 +78,7 @@ Status NodeCore::reserve_persistent() {
 }
 
 Status NodeCore::publish_persistent(std::string_view subject, std::span<const std::byte> payload,
-                                    const Headers& headers, const PublishOptions& options) {
+                                    const Headers& headers, PublishOptions&& options) {
   NodeContext& context = *context_;
   auto refuse = [&](Status why) {
     NodeCounters::add(context.counters.persistent_rejected);
@@ -99,11 +99,14 @@ Status NodeCore::publish_persistent(std::string_view subject, std::span<const st
   if (Status reserved = reserve_persistent(); !reserved) return refuse(reserved);
   ReliableRequest request;
   request.persistent = true;
-  request.on_complete = options.on_complete;
-  request.on_persisted = options.on_persisted;
+  request.on_complete = std::move(options.on_complete);
+  request.on_persisted = std::move(options.on_persisted);
   Status queued = enqueue(subject, payload, headers, &request);
   if (!queued) {
     context.release_persistent(1);
+    // Not queued: the callbacks go back, so that a caller that moved its options in can publish them again.
+    options.on_complete = std::move(request.on_complete);
+    options.on_persisted = std::move(request.on_persisted);
     return refuse(queued);
   }
   NodeCounters::add(context.counters.persistent_published);

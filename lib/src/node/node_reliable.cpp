@@ -157,7 +157,7 @@ Status NodeCore::reserve_outbox(std::size_t bytes) {
 }
 
 Status NodeCore::publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
-                         const PublishOptions& options) {
+                         PublishOptions&& options) {
   Delivery delivery = Delivery::kBestEffort;
   if (options.delivery) {
     delivery = *options.delivery;
@@ -169,16 +169,20 @@ Status NodeCore::publish(std::string_view subject, std::span<const std::byte> pa
     }
   }
   if (delivery == Delivery::kBestEffort) return enqueue(subject, payload, headers, nullptr);
-  if (delivery == Delivery::kPersistent) return publish_persistent(subject, payload, headers, options);
+  if (delivery == Delivery::kPersistent) return publish_persistent(subject, payload, headers, std::move(options));
   if (!reliability_) return Status::unavailable("at-least-once delivery needs a control channel, which this node lacks");
   if (context_->closed.load(std::memory_order_relaxed)) return Status::closed("the node is closed");
   std::size_t bytes = encoded_envelope_size(subject, headers.empty() ? nullptr : &headers, payload.size());
   if (Status reserved = reserve_outbox(bytes); !reserved) return reserved;
   ReliableRequest request;
   request.timeout = options.timeout;
-  request.on_complete = options.on_complete;
+  request.on_complete = std::move(options.on_complete);
   Status queued = enqueue(subject, payload, headers, &request);
-  if (!queued) context_->release_outbox(bytes);
+  if (!queued) {
+    context_->release_outbox(bytes);
+    // Not queued: the callback goes back, so that a caller that moved its options in can publish them again.
+    options.on_complete = std::move(request.on_complete);
+  }
   return queued;
 }
 
