@@ -100,6 +100,21 @@ TEST(AtLeastOnce, EveryMessageReachesTheDurableSubscriberAndIsAcknowledged) {
   EXPECT_EQ(subscriber->stats().reliable.acks_sent, static_cast<std::uint64_t>(kCount));
 }
 
+// publish(..., PublishOptions&&) takes on_complete over; a refusal found after that (here the subject, checked
+// as the message is queued) must hand it back, or a caller that retries would lose its callback.
+TEST(AtLeastOnce, ARefusedPublishLeavesTheMovedInCallbackWithTheCaller) {
+  auto publisher = make_publisher();
+  std::atomic<int> completed{0};
+  PublishOptions options = at_least_once([&](const Status& status) {
+    if (status.is_ok()) ++completed;
+  });
+  ASSERT_FALSE(publisher->publish("orders..new", "x", {}, std::move(options)).is_ok());
+  ASSERT_TRUE(static_cast<bool>(options.on_complete));  // NOLINT(bugprone-use-after-move): handed back
+  // Nobody subscribes: the message completes at once, through the callback it got back.
+  ASSERT_TRUE(publisher->publish("orders.new", "x", {}, std::move(options)).is_ok());
+  EXPECT_TRUE(wait_until([&] { return completed.load() == 1; }));
+}
+
 TEST(AtLeastOnce, ADurableSubscriberThatRestartsGetsWhatItMissed) {
   auto publisher = make_publisher();
   Tally tally;

@@ -60,9 +60,17 @@ class Node {
   // no sidecar or weftd is known to be down, and back-pressure or timeout past sidecar.max_in_flight.
   Status publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
                  const PublishOptions& options);
+  // The same, taking the options' callbacks over instead of copying them: a fresh PublishOptions per message
+  // (std::move(options), or a temporary) saves a copy, often an allocation, of on_complete per publish. When
+  // publish() refuses the message (any error), the callbacks are left in `options`, so it can be tried again.
+  Status publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
+                 PublishOptions&& options);
   Status publish(std::string_view subject, std::string_view text, const Headers& headers,
                  const PublishOptions& options) {
     return publish(subject, as_bytes(text), headers, options);
+  }
+  Status publish(std::string_view subject, std::string_view text, const Headers& headers, PublishOptions&& options) {
+    return publish(subject, as_bytes(text), headers, std::move(options));
   }
 
   // Waits until every at-least-once and persistent message published so far is settled: acknowledged

@@ -176,9 +176,11 @@ std::size_t IoLoop::send_publications() {
 // hands its buffer to ZeroMQ instead of being copied: ZeroMQ frees it once sent.
 zmq::message_t IoLoop::build_batch(std::size_t count, std::size_t bytes) {
   PublishQueue& queue = context_.publish_queue;
+  // One clock read for the batch (at-least-once messages arm their publish timeout with it), not one per message.
+  const Clock::TimePoint now = reliable_ != nullptr ? context_.clock.now() : Clock::TimePoint{};
   if (count == 1 && bytes >= kZeroCopyBytes) {
     PublishItem* item = queue.front();
-    stamp(*item);
+    stamp(*item, now);
     auto* owned = new ByteBuffer(std::move(item->bytes));  // NOLINT: ownership passes to ZeroMQ's free callback
     item->bytes = ByteBuffer();
     return zmq::message_t(owned->data() + item->subject_bytes, bytes,
@@ -188,7 +190,7 @@ zmq::message_t IoLoop::build_batch(std::size_t count, std::size_t bytes) {
   auto* out = static_cast<std::byte*>(body.data());
   for (std::size_t i = 0; i < count; ++i) {
     PublishItem* item = queue.peek(i);
-    stamp(*item);
+    stamp(*item, now);
     std::memcpy(out, item->envelope(), item->envelope_bytes());
     out += item->envelope_bytes();
   }
@@ -197,7 +199,7 @@ zmq::message_t IoLoop::build_batch(std::size_t count, std::size_t bytes) {
 
 // Gives a message its stream and sequence as it leaves. An at-least-once message takes the outbox's stream
 // and sequence, and a copy goes into the outbox, before the publish/subscribe copy goes out.
-void IoLoop::stamp(PublishItem& item) {
+void IoLoop::stamp(PublishItem& item, Clock::TimePoint now) {
   if (!item.reliable || reliable_ == nullptr) {
     stamp_sequence(item.envelope(), next_sequence_++);
     return;
@@ -207,7 +209,7 @@ void IoLoop::stamp(PublishItem& item) {
   stamp_sequence(item.envelope(), sequence);
   ReliableRequest& r = *item.reliable;
   reliable_->add(sequence, item.subject(), item.envelope(), item.envelope_bytes(), r.timeout, std::move(r.on_complete),
-                 r.request);
+                 r.request, now);
 }
 
 // True when the batch is dealt with (sent, or dropped and counted); false when it must wait (kBlock).

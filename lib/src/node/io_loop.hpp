@@ -77,7 +77,7 @@ class IoLoop {
   std::size_t send_publications();
   bool send_batch(std::string_view subject, zmq::message_t& body, std::size_t count);
   zmq::message_t build_batch(std::size_t count, std::size_t bytes);
-  void stamp(PublishItem& item);
+  void stamp(PublishItem& item, Clock::TimePoint now);
   void finish_publications(std::size_t count);
   std::size_t take_filter_events();
   std::size_t take_inbound();

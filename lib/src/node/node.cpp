@@ -35,7 +35,12 @@ Result<Subscription> Node::subscribe(std::string_view pattern, Handler handler) 
 
 Status Node::publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
                      const PublishOptions& options) {
-  return core_ ? core_->publish(subject, payload, headers, options) : moved_from();
+  return core_ ? core_->publish(subject, payload, headers, PublishOptions(options)) : moved_from();
+}
+
+Status Node::publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
+                     PublishOptions&& options) {
+  return core_ ? core_->publish(subject, payload, headers, std::move(options)) : moved_from();
 }
 
 Status Node::wait_for_acknowledgements(std::chrono::milliseconds timeout) {

@@ -159,7 +159,7 @@ Status NodeCore::publish(std::string_view subject, std::span<const std::byte> pa
 }
 
 Status NodeCore::enqueue(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
-                         std::unique_ptr<ReliableRequest> reliable) {
+                         ReliableRequest* reliable) {
   NodeContext& context = *context_;
   if (context.closed.load(std::memory_order_relaxed)) return Status::closed("the node is closed");
   if (Status valid = validate_subject(subject); !valid) return valid;
@@ -184,7 +184,11 @@ Status NodeCore::enqueue(std::string_view subject, std::span<const std::byte> pa
   envelope.headers = header_ptr;
   envelope.payload = payload;
   auto fill = [&](PublishItem& item) {
-    item.reliable = std::move(reliable);
+    if (reliable != nullptr) {
+      item.reliable.emplace(std::move(*reliable));
+    } else {
+      item.reliable.reset();
+    }
     item.subject_bytes = static_cast<std::uint32_t>(subject.size());
     item.bytes.resize(subject.size());
     std::memcpy(item.bytes.data(), subject.data(), subject.size());

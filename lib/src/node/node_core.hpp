@@ -34,8 +34,9 @@ class NodeCore : public std::enable_shared_from_this<NodeCore> {
   Result<Subscription> subscribe(std::string_view pattern, Handler handler);
 
   // At least once, request/reply (node_reliable.cpp).
+  // Takes the options' callbacks over (Node::publish copies them for a caller that keeps its options).
   Status publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
-                 const PublishOptions& options);
+                 PublishOptions&& options);
   Status wait_for_acknowledgements(std::chrono::milliseconds timeout);
   Result<Subscription> subscribe(std::string_view pattern, Handler handler, const SubscribeOptions& options);
   Result<OwnedMessage> request(std::string_view subject, std::span<const std::byte> payload,
@@ -62,9 +63,10 @@ class NodeCore : public std::enable_shared_from_this<NodeCore> {
 
  private:
   Status run_on_io_thread(std::function<Status(Transport&)> command);
-  // Puts one message on the publish queue (with its at-least-once request, if any), as the policy says.
+  // Puts one message on the publish queue (with its at-least-once request, if any, which is moved into the queue's
+  // slot once the message is queued), as the policy says.
   Status enqueue(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
-                 std::unique_ptr<ReliableRequest> reliable);
+                 ReliableRequest* reliable);
   // Sets up the control channel and the at-least-once parts on the I/O loop (before the threads start).
   void start_reliability(Transport& transport);
   Status reserve_outbox(std::size_t bytes);
@@ -75,7 +77,7 @@ class NodeCore : public std::enable_shared_from_this<NodeCore> {
   void start_sidecar();
   [[nodiscard]] bool is_persistent_subject(std::string_view subject) const;
   Status publish_persistent(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
-                            const PublishOptions& options);
+                            PublishOptions&& options);
   Status reserve_persistent();
   bool sidecar_enabled_ = false;
   std::string sidecar_endpoint_;  // resolved (the default endpoint when NodeOptions::sidecar.endpoint is empty)

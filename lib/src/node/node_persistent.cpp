@@ -78,7 +78,7 @@ Status NodeCore::reserve_persistent() {
 }
 
 Status NodeCore::publish_persistent(std::string_view subject, std::span<const std::byte> payload,
-                                    const Headers& headers, const PublishOptions& options) {
+                                    const Headers& headers, PublishOptions&& options) {
   NodeContext& context = *context_;
   auto refuse = [&](Status why) {
     NodeCounters::add(context.counters.persistent_rejected);
@@ -97,13 +97,16 @@ Status NodeCore::publish_persistent(std::string_view subject, std::span<const st
                                       " ms: persistent publishes fail until it answers again (is weftd running?)"));
   }
   if (Status reserved = reserve_persistent(); !reserved) return refuse(reserved);
-  auto request = std::make_unique<ReliableRequest>();
-  request->persistent = true;
-  request->on_complete = options.on_complete;
-  request->on_persisted = options.on_persisted;
-  Status queued = enqueue(subject, payload, headers, std::move(request));
+  ReliableRequest request;
+  request.persistent = true;
+  request.on_complete = std::move(options.on_complete);
+  request.on_persisted = std::move(options.on_persisted);
+  Status queued = enqueue(subject, payload, headers, &request);
   if (!queued) {
     context.release_persistent(1);
+    // Not queued: the callbacks go back, so that a caller that moved its options in can publish them again.
+    options.on_complete = std::move(request.on_complete);
+    options.on_persisted = std::move(request.on_persisted);
     return refuse(queued);
   }
   NodeCounters::add(context.counters.persistent_published);

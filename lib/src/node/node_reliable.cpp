@@ -1,5 +1,6 @@
 // The node's at-least-once delivery, work queues and request/reply: the parts on the I/O thread (control
 // channel, publisher and subscriber engines, announcements, requests) and the public calls that reach them.
+#include <optional>
 #include <random>
 
 #include "node/node_core.hpp"
@@ -156,7 +157,7 @@ Status NodeCore::reserve_outbox(std::size_t bytes) {
 }
 
 Status NodeCore::publish(std::string_view subject, std::span<const std::byte> payload, const Headers& headers,
-                         const PublishOptions& options) {
+                         PublishOptions&& options) {
   Delivery delivery = Delivery::kBestEffort;
   if (options.delivery) {
     delivery = *options.delivery;
@@ -168,16 +169,20 @@ Status NodeCore::publish(std::string_view subject, std::span<const std::byte> pa
     }
   }
   if (delivery == Delivery::kBestEffort) return enqueue(subject, payload, headers, nullptr);
-  if (delivery == Delivery::kPersistent) return publish_persistent(subject, payload, headers, options);
+  if (delivery == Delivery::kPersistent) return publish_persistent(subject, payload, headers, std::move(options));
   if (!reliability_) return Status::unavailable("at-least-once delivery needs a control channel, which this node lacks");
   if (context_->closed.load(std::memory_order_relaxed)) return Status::closed("the node is closed");
   std::size_t bytes = encoded_envelope_size(subject, headers.empty() ? nullptr : &headers, payload.size());
   if (Status reserved = reserve_outbox(bytes); !reserved) return reserved;
-  auto request = std::make_unique<ReliableRequest>();
-  request->timeout = options.timeout;
-  request->on_complete = options.on_complete;
-  Status queued = enqueue(subject, payload, headers, std::move(request));
-  if (!queued) context_->release_outbox(bytes);
+  ReliableRequest request;
+  request.timeout = options.timeout;
+  request.on_complete = std::move(options.on_complete);
+  Status queued = enqueue(subject, payload, headers, &request);
+  if (!queued) {
+    context_->release_outbox(bytes);
+    // Not queued: the callback goes back, so that a caller that moved its options in can publish them again.
+    options.on_complete = std::move(request.on_complete);
+  }
   return queued;
 }
 
@@ -259,10 +264,10 @@ Result<OwnedMessage> NodeCore::request(std::string_view subject, std::span<const
   with_reply.set(kReplyToHeader, reliability_->control_endpoint);
   with_reply.set(kRequestIdHeader, std::to_string(id));
   // A queue group answers once: the request goes to one of its members through the outbox as well.
-  std::unique_ptr<ReliableRequest> to_queues;
+  std::optional<ReliableRequest> to_queues;
   for (const ConsumerInfo& consumer : context.remote_filters.consumers()) {
     if (consumer.queue && consumer.members > 0 && subject_matches(consumer.pattern, subject)) {
-      to_queues = std::make_unique<ReliableRequest>();
+      to_queues.emplace();
       to_queues->request = true;
       to_queues->timeout = timeout;
       break;
@@ -271,7 +276,7 @@ Result<OwnedMessage> NodeCore::request(std::string_view subject, std::span<const
   if (to_queues) (void)reserve_outbox(payload.size());
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool reserved = static_cast<bool>(to_queues);
-  Status sent = enqueue(subject, payload, with_reply, std::move(to_queues));
+  Status sent = enqueue(subject, payload, with_reply, to_queues ? &*to_queues : nullptr);
   if (!sent) {
     if (reserved) context.release_outbox(payload.size());
     (void)reliability_->pending.wait(id, std::chrono::steady_clock::now());

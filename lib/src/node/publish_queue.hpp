@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string_view>
 
 #include "codec/envelope.hpp"
@@ -36,7 +37,8 @@ struct ReliableRequest {
 struct PublishItem {
   std::uint32_t subject_bytes = 0;
   ByteBuffer bytes;  // the subject, then one envelope
-  std::unique_ptr<ReliableRequest> reliable;  // null: best effort
+  // Empty: best effort. Kept in the slot (not allocated) so that an at-least-once publish allocates nothing here.
+  std::optional<ReliableRequest> reliable;
 
   [[nodiscard]] std::string_view subject() const noexcept {
     return {reinterpret_cast<const char*>(bytes.data()), subject_bytes};

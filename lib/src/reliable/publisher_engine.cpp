@@ -62,11 +62,11 @@ PublisherEngine::PublisherEngine(NodeContext& context, ControlChannel& channel, 
 
 void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, const std::byte* envelope,
                           std::size_t bytes, std::chrono::milliseconds timeout, Completion on_complete,
-                          bool to_queues_only) {
+                          bool to_queues_only, Clock::TimePoint now) {
   Entry& entry = entries_.emplace(sequence);
   entry.subject.assign(subject);
   assign_bytes(entry.envelope, envelope, bytes);
-  entry.expires = context_.clock.now() + timeout;
+  entry.expires = now + timeout;
   entry.on_complete = std::move(on_complete);
   std::vector<std::string> owed_by;
   for (auto& [key, target] : targets_) {
@@ -323,10 +323,13 @@ void PublisherEngine::flush_completions() {
   released_messages_ = 0;
   released_bytes_ = 0;
   if (completions_.empty()) return;
+  const std::size_t batch_size = completions_.size();
   context_.post_to_dispatcher([batch = std::move(completions_)]() mutable {
     for (auto& [callback, status] : batch) callback(status);
   });
   completions_.clear();
+  // The batch took the buffer: make room for one as large at once rather than growing by doubling each pass.
+  completions_.reserve(batch_size);
 }
 
 void PublisherEngine::on_ack(const PeerRef& from, const control::Ack& ack, Clock::TimePoint now) {

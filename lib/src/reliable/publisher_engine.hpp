@@ -43,9 +43,10 @@ class PublisherEngine final : public ControlHandler {
   std::uint64_t take_sequence() noexcept { return next_sequence_++; }
 
   // Takes a message (its envelope already stamped with this stream and `sequence`). `to_queues_only`: a request,
-  // which goes to one member of a matching queue group and to no durable subscriber.
+  // which goes to one member of a matching queue group and to no durable subscriber. `now` arms the publish
+  // timeout; the I/O loop reads the clock once per batch, not once per message.
   void add(std::uint64_t sequence, std::string_view subject, const std::byte* envelope, std::size_t bytes,
-           std::chrono::milliseconds timeout, Completion on_complete, bool to_queues_only);
+           std::chrono::milliseconds timeout, Completion on_complete, bool to_queues_only, Clock::TimePoint now);
 
   bool handle(const PeerRef& from, control::Message& message, zmq::message_t& body, bool has_body,
               Clock::TimePoint now) override;

@@ -127,7 +127,8 @@ Status run_weft_reliable_publisher(const PeerSpec& spec) {
     const auto published = BenchClock::now();
     publish.on_complete = [completions, published](const Status& status) { completions->complete(status, published); };
     while (true) {
-      Status status = node.publish(kReliableSubject, payload, {}, publish);
+      // Moved in: the options are built afresh for each message, and a refused publish leaves them as they were.
+      Status status = node.publish(kReliableSubject, payload, {}, std::move(publish));
       if (status) break;
       if (status.code() != weft::ErrorCode::kTimeout)
         return status.with_context("publishing message " + std::to_string(sent));
