@@ -273,8 +273,6 @@ int garbage(const std::string& endpoint) {
   return wrong == 0 ? 0 : 1;
 }
 
-}  // namespace
-
 int plant(const std::string& dir, const std::string& value) {
   namespace lg = weft::detail::log;
   lg::PosixFileSystem fs;
@@ -294,6 +292,8 @@ int plant(const std::string& dir, const std::string& value) {
   }
   return 0;
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);

@@ -72,14 +72,7 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
   for (auto& [key, target] : targets_) {
     if (to_queues_only && target.mode != control::ConsumerMode::kQueue) continue;
     if (!subject_matches(target.pattern, subject)) continue;
-    std::uint64_t dseq = target.next_dseq++;
-    target.deliveries.emplace(dseq).sequence = sequence;
-    target.ready.push_back(dseq);
-    if (entry.owed++ == 0) {
-      entry.first_owed = {&target, dseq};
-    } else {
-      entry.more_owed.push_back({&target, dseq});
-    }
+    owe(target, entry, sequence);
     if (store_) owed_by.push_back(key);
   }
   if (store_ && entry.owed > 0) {
@@ -248,6 +241,17 @@ PublisherEngine::Member* PublisherEngine::member_by_handle(Target& target, std::
     if (member.handle == handle) return &member;
   }
   return nullptr;
+}
+
+void PublisherEngine::owe(Target& target, Entry& entry, std::uint64_t sequence) {
+  const std::uint64_t dseq = target.next_dseq++;
+  target.deliveries.emplace(dseq).sequence = sequence;
+  target.ready.push_back(dseq);
+  if (entry.owed++ == 0) {
+    entry.first_owed = {&target, dseq};
+  } else {
+    entry.more_owed.push_back({&target, dseq});
+  }
 }
 
 void PublisherEngine::forget_deliveries(Entry& entry, std::uint64_t sequence, std::string* waiting) {
@@ -583,14 +587,7 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
     for (const auto& key : e.owed_by) {
       auto it = targets_.find(key);
       if (it == targets_.end()) continue;
-      std::uint64_t dseq = it->second.next_dseq++;
-      it->second.deliveries.emplace(dseq).sequence = e.sequence;
-      it->second.ready.push_back(dseq);
-      if (entry.owed++ == 0) {
-        entry.first_owed = {&it->second, dseq};
-      } else {
-        entry.more_owed.push_back({&it->second, dseq});
-      }
+      owe(it->second, entry, e.sequence);
     }
     if (entry.owed == 0) {
       entries_.erase(e.sequence);

@@ -170,6 +170,8 @@ class PublisherEngine final : public ControlHandler {
   void drop_member(Target& target, const std::string& id, const std::string& why);
   void publish_targets();
   static Member* member_by_handle(Target& target, std::uint64_t handle);
+  // Makes `target` owe the entry at `sequence` a delivery: a new dseq, ready to send, noted in the entry.
+  void owe(Target& target, Entry& entry, std::uint64_t sequence);
   // Removes the deliveries of a message that leaves the outbox unsettled (timed out, dropped): frees the credit
   // of those in flight, and appends the keys of the targets that still owed it to `waiting` (if given).
   void forget_deliveries(Entry& entry, std::uint64_t sequence, std::string* waiting);

@@ -36,12 +36,7 @@ SubscriberEngine::SubscriberEngine(NodeContext& context, ControlChannel& channel
 void SubscriberEngine::add(LocalConsumer consumer, Clock::TimePoint now) {
   Consumer& c = consumers_[consumer.subscription_id];
   c.spec = std::move(consumer);
-  for (const auto& [endpoint, node_id] : publishers_) {
-    Link& link = c.links[endpoint];
-    link.id = next_link_id_++;
-    link.peer = {PeerRef::Via::kOutgoing, endpoint};
-    link.next_register = now;
-  }
+  for (const auto& [endpoint, node_id] : publishers_) open_link(c, endpoint, now);
 }
 
 void SubscriberEngine::remove(std::uint64_t subscription_id) {
@@ -53,6 +48,13 @@ void SubscriberEngine::remove(std::uint64_t subscription_id) {
     (void)channel_.send(link.peer, control::Unconsume{c.spec.key, c.spec.session});
   }
   consumers_.erase(it);
+}
+
+void SubscriberEngine::open_link(Consumer& consumer, const std::string& endpoint, Clock::TimePoint now) {
+  Link& link = consumer.links[endpoint];
+  link.id = next_link_id_++;
+  link.peer = {PeerRef::Via::kOutgoing, endpoint};
+  link.next_register = now;  // registers at once
 }
 
 void SubscriberEngine::learn_publisher(const std::string& control_endpoint, std::uint64_t node_id,
@@ -68,11 +70,7 @@ void SubscriberEngine::learn_publisher(const std::string& control_endpoint, std:
     }
   }
   for (auto& [id, c] : consumers_) {
-    if (c.links.count(control_endpoint) != 0) continue;
-    Link& link = c.links[control_endpoint];
-    link.id = next_link_id_++;
-    link.peer = {PeerRef::Via::kOutgoing, control_endpoint};
-    link.next_register = now;
+    if (c.links.count(control_endpoint) == 0) open_link(c, control_endpoint, now);
   }
 }
 
@@ -251,7 +249,10 @@ std::size_t SubscriberEngine::apply_decisions() {
     // The link it came by (a consumer has one per publisher: a short walk); gone, the publisher redelivers.
     Link* found = nullptr;
     for (auto& [endpoint, candidate] : c->second.links) {
-      if (candidate.id == d.link) found = &candidate;
+      if (candidate.id == d.link) {
+        found = &candidate;
+        break;
+      }
     }
     if (found == nullptr) continue;
     Link& link = *found;

@@ -79,6 +79,8 @@ class SubscriberEngine final : public ControlHandler {
   std::size_t apply_decisions();
   std::size_t flush(Consumer& consumer, Link& link, Clock::TimePoint now);
   std::size_t push_waiting();
+  // A link from `consumer` to the publisher at `endpoint` (its control endpoint), with a fresh id.
+  void open_link(Consumer& consumer, const std::string& endpoint, Clock::TimePoint now);
   void note_done(Link& link, std::uint64_t dseq);
   Consumer* find(const std::string& key, std::uint64_t session);
 
