@@ -217,6 +217,33 @@ TEST_F(PersistentTest, PublishesCompleteOnceDurableWithIncreasingOffsetsAndReadB
   }
 }
 
+std::size_t threads_of_this_process() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++count;
+  return count;
+}
+
+TEST_F(PersistentTest, TheConnectionToWeftdAddsNoThreadsToTheNode) {
+  // A node's ZeroMQ sockets share its context. A context of the sidecar connection's own would add its I/O
+  // and reaper threads to every node that persists. Measured as the threads one more node brings, with and
+  // without a sidecar, all nodes alive at once (no thread ends between the counts).
+  start_weftd();
+  NodeOptions plain = node_options();
+  plain.sidecar.enabled = false;
+  Node first(plain);
+  const std::size_t with_one = threads_of_this_process();
+  Node second(plain);
+  const std::size_t per_node = threads_of_this_process() - with_one;
+  const std::size_t before = threads_of_this_process();
+  Node persisting(node_options());
+  Outcomes outcomes;
+  ASSERT_TRUE(persisting.publish("orders.new", "x", {}, outcomes.options()).is_ok());
+  ASSERT_TRUE(wait_until([&] { return outcomes.count() == 1; }, 10s));
+  ASSERT_TRUE(outcomes.statuses[0].is_ok()) << outcomes.statuses[0].to_string();
+  EXPECT_EQ(threads_of_this_process() - before, per_node)
+      << "a node with a sidecar runs the threads of a node without one, weftd's connection included";
+}
+
 TEST_F(PersistentTest, PersistentSubjectsMakeAPlainPublishPersistent) {
   start_weftd();
   NodeOptions options = node_options();

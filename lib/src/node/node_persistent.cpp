@@ -31,7 +31,9 @@ void NodeCore::start_sidecar() {
   client_options.request_timeout = o.request_timeout;
   // The node bounds what is in flight itself (max_in_flight messages, so at most as many appends).
   client_options.max_requests = o.max_in_flight + 16;
-  // The socket is made on this thread and used only by the I/O thread once it starts (as the node's others).
+  // The socket is made on this thread and used only by the I/O thread once it starts (as the node's others),
+  // in the node's ZeroMQ context: the agent closes it when it stops, before the transport ends the context.
+  client_options.context = io_loop_->transport().zmq_context();
   auto client = sidecar::SidecarClient::connect(client_options, context_->clock);
   if (!client) throw Error(client.status().with_context("NodeOptions.sidecar.endpoint"));
   sidecar_endpoint_ = client_options.endpoint;

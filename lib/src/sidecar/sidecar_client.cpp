@@ -23,7 +23,7 @@ SidecarClient::SidecarClient(std::unique_ptr<SidecarTransport> transport, const 
 
 Result<std::unique_ptr<SidecarClient>> SidecarClient::connect(SidecarClientOptions options, const Clock& clock) {
   if (options.endpoint.empty()) options.endpoint = default_sidecar_endpoint();
-  auto transport = ZmqSidecarTransport::connect(options.endpoint);
+  auto transport = ZmqSidecarTransport::connect(options.endpoint, options.context);
   if (!transport) return transport.status();
   return std::make_unique<SidecarClient>(std::move(*transport), clock, std::move(options));
 }

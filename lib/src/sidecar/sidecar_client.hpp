@@ -55,6 +55,9 @@ struct SidecarClientOptions {
   // Ask weftd for packed DELIVERs (one frame per batch) and answer with ACK ranges, if it offers them. false:
   // one frame per envelope and one item per answer, as clients did before (kept for tests of that path).
   bool packed_deliveries = true;
+  // The ZeroMQ context to make the client's socket in, which must outlive the client: a node passes its own,
+  // so that it runs no second ZeroMQ I/O and reaper thread for weftd. null: the client makes one of its own.
+  zmq::context_t* context = nullptr;
 };
 
 struct AppendAck {

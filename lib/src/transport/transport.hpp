@@ -94,6 +94,11 @@ class Transport {
     return nullptr;
   }
 
+  // The ZeroMQ context under this transport, for the node's other ZeroMQ sockets (its connection to weftd),
+  // so that a node runs one set of ZeroMQ threads; null when there is none. It lives as long as the transport,
+  // and close() waits for every socket made in it to be closed first.
+  [[nodiscard]] virtual zmq::context_t* zmq_context() noexcept { return nullptr; }
+
   // A descriptor that becomes readable when the subscribing side may have new input, for another thread to
   // watch (never to read); -1 when the transport has none.
   [[nodiscard]] virtual int inbound_signal_fd() const noexcept { return -1; }

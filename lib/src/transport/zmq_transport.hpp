@@ -29,6 +29,7 @@ class ZmqTransport final : public Transport {
   [[nodiscard]] int inbound_signal_fd() const noexcept override { return subscriber_fd_; }
   [[nodiscard]] std::unique_ptr<ControlTransport> make_control_transport(
       const ControlTransportOptions& options) override;
+  [[nodiscard]] zmq::context_t* zmq_context() noexcept override { return &context_; }
   void close(std::chrono::milliseconds linger) override;
 
  private:
