@@ -2,6 +2,7 @@
 // failures, power loss, crashes, durable consumers across restarts, dead letters, retention, administration.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -312,6 +313,45 @@ TEST_F(WeftdTest, ADurableConsumerResumesAtItsStoredOffsetAfterARestartOfBoth) {
   ASSERT_EQ(again.size(), 4u);
   EXPECT_EQ(again.front().offset, 6u);
   EXPECT_EQ(again.back().offset, 9u);
+}
+
+TEST_F(WeftdTest, WhileWeftdIsDownAClientTriesToSendLessAndLessOftenThenSendsOnceItIsUp) {
+  // The client's deadline is when whoever steps it (a node's I/O loop) wakes: every 5 ms for as long as weftd
+  // stays down would be two hundred wake-ups a second for nothing.
+  hub_.set_up(false);
+  const auto e = make_envelope("orders.new", "waited");
+  const std::span<const std::byte> one(e);
+  std::optional<Status> answered;
+  ASSERT_TRUE(producer_->append("orders.new", std::span(&one, 1), [&](const Status& s, const sc::AppendAck&) {
+    answered = s;
+  }).is_ok());
+  std::vector<std::chrono::milliseconds> waits;
+  int wakes = 0;
+  for (auto elapsed = std::chrono::milliseconds(0); elapsed < std::chrono::seconds(2); ++wakes) {
+    producer_->do_work(clock_.now());
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(producer_->next_deadline() - clock_.now());
+    ASSERT_GT(wait.count(), 0);
+    waits.push_back(wait);
+    clock_.advance(wait);
+    elapsed += wait;
+  }
+  ASSERT_FALSE(answered) << "refused sends are tried again until the request times out (5 s)";
+  EXPECT_EQ(waits.front(), std::chrono::milliseconds(5)) << "the first retry comes soon (a connection on its way)";
+  EXPECT_TRUE(std::is_sorted(waits.begin(), waits.end()));
+  EXPECT_EQ(waits.back(), std::chrono::milliseconds(100));
+  EXPECT_LT(wakes, 40) << "in 2 s; at a fixed 5 ms it would be 400";
+
+  hub_.set_up(true);
+  clock_.advance(waits.back());
+  step();
+  ASSERT_TRUE(answered);
+  EXPECT_TRUE(answered->is_ok()) << answered->to_string();
+  // Sent again: the next refusal starts over from 5 ms.
+  hub_.set_up(false);
+  ASSERT_TRUE(producer_->append("orders.new", std::span(&one, 1), [](const Status&, const sc::AppendAck&) {}).is_ok());
+  producer_->do_work(clock_.now());
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(producer_->next_deadline() - clock_.now()),
+            std::chrono::milliseconds(5));
 }
 
 TEST_F(WeftdTest, AClientFollowsARestartedWeftd) {

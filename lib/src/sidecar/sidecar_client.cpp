@@ -10,8 +10,13 @@ namespace weft::detail::sidecar {
 
 namespace {
 
-// How often a message that could not be sent (weftd not connected yet) is tried again.
+// How soon a message that could not be sent (weftd not connected yet) is tried again: at first after
+// kRetrySend, then after half the time it has been refused, up to kMaxRetrySend. A client kept from a weftd
+// that is down (a node probing it) so wakes about ten times a second, not two hundred. A node is woken at once
+// when the connection comes up (its loop polls the socket's descriptor); the timer is for clients stepped by
+// run_until(), which waits for replies only.
 constexpr std::chrono::milliseconds kRetrySend{5};
+constexpr std::chrono::milliseconds kMaxRetrySend{100};
 // Messages taken from the transport per do_work(), so that one call stays short.
 constexpr std::size_t kReceiveBatch = 4096;
 
@@ -212,6 +217,7 @@ std::size_t SidecarClient::send_outbox(Clock::TimePoint now) {
     Outgoing& out = outbox_.front();
     const SendResult result = transport_->send(out.frames);
     if (result == SendResult::kFull) {
+      if (!refused_since_) refused_since_ = now;
       if (out.deadline > now) break;
       // Never went out: weftd was not reachable for the whole request timeout.
       if (out.request_id != 0) {
@@ -222,6 +228,7 @@ std::size_t SidecarClient::send_outbox(Clock::TimePoint now) {
       outbox_.pop_front();
       continue;
     }
+    refused_since_.reset();
     if (out.request_id != 0) {
       auto it = waiting_.find(out.request_id);
       if (result == SendResult::kFailed) {
@@ -288,7 +295,11 @@ std::size_t SidecarClient::do_work(Clock::TimePoint now) {
 
 Clock::TimePoint SidecarClient::next_deadline() const {
   Clock::TimePoint next = Clock::TimePoint::max();
-  if (!outbox_.empty()) next = clock_.now() + kRetrySend;
+  if (!outbox_.empty()) {
+    const Clock::TimePoint now = clock_.now();
+    const auto refused_for = refused_since_ ? now - *refused_since_ : Clock::Duration::zero();
+    next = now + std::clamp<Clock::Duration>(refused_for / 2, kRetrySend, kMaxRetrySend);
+  }
   if (!consumers_.empty()) next = std::min(next, next_ping_);
   for (const auto& [id, w] : waiting_) next = std::min(next, w.deadline);
   return next;

@@ -225,6 +225,7 @@ class SidecarClient {
   std::uint64_t next_request_id_ = 1;
   std::uint64_t next_consumer_ = 1;
   std::deque<Outgoing> outbox_;
+  std::optional<Clock::TimePoint> refused_since_;  // since when the transport refuses to send (not connected)
   std::map<std::uint64_t, Waiting> waiting_;
   std::map<std::uint64_t, Consumer> consumers_;
   std::string server_id_;
