@@ -280,6 +280,73 @@ TEST(AtLeastOnce, DuplicatesByIdempotencyKeyAreSuppressed) {
   EXPECT_EQ(subscriber->stats().reliable.suppressed, 2u);
 }
 
+// Publish timeouts are kept per run of messages sent together (one deadline for a batch): every message of the
+// burst must still time out, not only the first of each run.
+TEST(AtLeastOnce, APublishTimeoutFailsEveryMessageOfABurst) {
+  auto publisher = make_publisher();
+  auto subscriber = make_subscriber(*publisher);
+  SubscribeOptions durable;
+  durable.durable = "never-acks";
+  durable.ack = AckPolicy::kManual;  // and never acknowledged: every message waits out its timeout
+  auto sub = subscriber->subscribe("burst", [](const Message&) {}, durable).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("burst", 1, 5s).is_ok());
+  constexpr int kCount = 500;
+  std::atomic<int> timed_out{0};
+  std::atomic<int> other{0};
+  for (int i = 0; i < kCount; ++i) {
+    PublishOptions p = at_least_once([&](const Status& s) {
+      if (!s.is_ok() && s.message().find("not acknowledged in time") != std::string::npos) {
+        ++timed_out;
+      } else {
+        ++other;
+      }
+    });
+    p.timeout = 200ms;
+    ASSERT_TRUE(publisher->publish("burst", std::to_string(i), {}, std::move(p)).is_ok());
+  }
+  ASSERT_TRUE(wait_until([&] { return timed_out.load() + other.load() == kCount; }, 10s));
+  EXPECT_EQ(timed_out.load(), kCount);
+  NodeStats ps = publisher->stats();
+  EXPECT_EQ(ps.reliable.expired, static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(ps.reliable.outstanding, 0u);
+}
+
+// Ack waits are kept per run of deliveries sent together (one DELIVER, one deadline): when it runs out, every
+// delivery of the run goes out again (here to another member of the queue group), not only the first.
+TEST(AtLeastOnce, EveryDeliveryOfABatchWhoseAckWaitRunsOutIsSentAgain) {
+  auto publisher = make_publisher();
+  auto holder = make_subscriber(*publisher);
+  auto worker = make_subscriber(*publisher);
+  SubscribeOptions queue;
+  queue.queue = "q";
+  queue.ack = AckPolicy::kManual;
+  queue.ack_wait = 200ms;
+  std::atomic<int> held{0};
+  auto s1 = holder->subscribe("batch", [&](const Message&) { ++held; }, queue).value();  // never acknowledges
+  ASSERT_TRUE(publisher->wait_for_subscribers("batch", 1, 5s).is_ok());
+  constexpr int kCount = 300;
+  std::atomic<int> acknowledged{0};
+  std::atomic<int> failed{0};
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(publisher
+                    ->publish("batch", std::to_string(i), {},
+                              at_least_once([&](const Status& s) { ++(s.is_ok() ? acknowledged : failed); }))
+                    .is_ok());
+  }
+  ASSERT_TRUE(wait_until([&] { return held.load() == kCount; }));
+  // Every one of them runs out its ack wait at the holder and goes to the worker.
+  Tally worked;
+  auto s2 = worker->subscribe("batch", [&](const Message& m) {
+                      worked.add(m.payload_text());
+                      m.ack_handle().ack();
+                    }, queue).value();
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(15s).is_ok());
+  ASSERT_TRUE(wait_until([&] { return acknowledged.load() + failed.load() == kCount; }));
+  EXPECT_EQ(acknowledged.load(), kCount);
+  EXPECT_EQ(worked.unique(), static_cast<std::size_t>(kCount));
+  EXPECT_GE(publisher->stats().reliable.ack_timeouts, static_cast<std::uint64_t>(kCount));
+}
+
 TEST(AtLeastOnce, OutboxRejectPolicyRefusesWhenFull) {
   NodeOptions o;
   o.outbox.max_messages = 5;

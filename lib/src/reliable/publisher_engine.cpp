@@ -32,28 +32,6 @@ std::shared_ptr<const ByteBuffer> shared_copy(const ByteBuffer& bytes) {
   return copy;
 }
 
-// Timers are armed at now + a duration that rarely changes (a target's ack wait, a publish's timeout), so they
-// almost always arrive in order: appended in O(1), taken from the front in O(1); one out of order is inserted
-// in its place.
-template <typename Timer>
-void push_timer(std::deque<Timer>& timers, Timer timer) {
-  if (timers.empty() || !(timers.back().when > timer.when)) {
-    timers.push_back(timer);
-    return;
-  }
-  auto at = std::upper_bound(timers.begin(), timers.end(), timer,
-                             [](const Timer& a, const Timer& b) { return a.when < b.when; });
-  timers.insert(at, timer);
-}
-
-// Drops the timers that no longer apply once they outnumber what they could apply to twice over (plus some
-// slack), so that the queue stays proportional to the outbox however long its first timer waits to come up.
-template <typename Timer, typename StillApplies>
-void compact_timers(std::deque<Timer>& timers, std::size_t live, StillApplies still_applies) {
-  if (timers.size() <= 2 * live + 1024) return;
-  std::erase_if(timers, [&](const Timer& timer) { return !still_applies(timer); });
-}
-
 }  // namespace
 
 PublisherEngine::PublisherEngine(NodeContext& context, ControlChannel& channel, std::uint64_t stream_id,
@@ -69,11 +47,9 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
   entry.expires = now + timeout;
   entry.on_complete = std::move(on_complete);
   std::vector<std::string> owed_by;
-  for (auto& [key, target] : targets_) {
-    if (to_queues_only && target.mode != control::ConsumerMode::kQueue) continue;
-    if (!subject_matches(target.pattern, subject)) continue;
-    owe(target, entry, sequence);
-    if (store_) owed_by.push_back(key);
+  for (Target* target : targets_for(subject, to_queues_only)) {
+    owe(*target, entry, sequence);
+    if (store_) owed_by.push_back(target->key);
   }
   if (store_ && entry.owed > 0) {
     auto kept_envelope = shared_copy(entry.envelope);
@@ -89,10 +65,9 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
     entries_.erase(sequence);
     return;
   }
-  push_timer(expiry_timers_, Timer{entry.expires, sequence});
-  compact_timers(expiry_timers_, entries_.size(), [this](const Timer& t) {
-    const Entry* e = entries_.find(t.key);
-    return e != nullptr && e->expires == t.when;
+  expiry_timers_.arm(entry.expires, sequence);
+  expiry_timers_.compact(entries_.size(), [this](std::uint64_t key, Clock::TimePoint when) {
+    return expiry_applies(key, when);
   });
   // kDropOldest lets publish() run past the bound; the oldest messages make room, each failed and counted.
   while (entries_.size() > context_.options.outbox.max_messages && entries_.size() > 1) {
@@ -104,6 +79,23 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
     complete(oldest, dropped);
     entries_.erase(oldest);
   }
+}
+
+const std::vector<PublisherEngine::Target*>& PublisherEngine::targets_for(std::string_view subject,
+                                                                         bool to_queues_only) {
+  if (matched_generation_ == targets_generation_ && matched_queues_only_ == to_queues_only &&
+      matched_subject_ == subject) {
+    return matched_;
+  }
+  matched_.clear();
+  for (auto& [key, target] : targets_) {
+    if (to_queues_only && target.mode != control::ConsumerMode::kQueue) continue;
+    if (subject_matches(target.pattern, subject)) matched_.push_back(&target);
+  }
+  matched_subject_.assign(subject);
+  matched_queues_only_ = to_queues_only;
+  matched_generation_ = targets_generation_;
+  return matched_;
 }
 
 bool PublisherEngine::handle(const PeerRef& from, control::Message& message, zmq::message_t&, bool,
@@ -152,6 +144,7 @@ void PublisherEngine::on_consume(const PeerRef& from, const control::Consume& co
   }
   {
     Target& target = targets_[consume.key];
+    ++targets_generation_;  // a new target, or a new pattern or mode for this one
     bool created = target.key.empty();
     target.key = consume.key;
     target.mode = static_cast<control::ConsumerMode>(consume.mode);
@@ -268,6 +261,16 @@ void PublisherEngine::forget_deliveries(Entry& entry, std::uint64_t sequence, st
   };
   forget(entry.first_owed);
   for (const Owed& owed : entry.more_owed) forget(owed);
+}
+
+bool PublisherEngine::ack_wait_applies(Target& target, std::uint64_t dseq, Clock::TimePoint when) {
+  const Delivery* d = target.deliveries.find(dseq);
+  return d != nullptr && d->in_flight && d->ack_deadline == when;
+}
+
+bool PublisherEngine::expiry_applies(std::uint64_t sequence, Clock::TimePoint when) {
+  const Entry* entry = entries_.find(sequence);
+  return entry != nullptr && entry->expires == when;
 }
 
 void PublisherEngine::heard_from(Member& member, Clock::TimePoint now) {
@@ -397,7 +400,7 @@ void PublisherEngine::on_progress(const control::Progress& progress, Clock::Time
       Delivery* d = target.deliveries.find(range.first + i);
       if (d != nullptr && d->in_flight && d->member == member->handle && d->attempt == range.attempt) {
         d->ack_deadline = now + target.ack_wait;
-        push_timer(target.ack_timers, Timer{d->ack_deadline, range.first + i});
+        target.ack_timers.arm(d->ack_deadline, range.first + i);
       }
     }
   }
@@ -499,11 +502,10 @@ std::size_t PublisherEngine::send_ready(Target& target, Clock::TimePoint now) {
       d.attempt = deliver.items[i].attempt;
       d.member = member.handle;
       d.ack_deadline = ack_deadline;
-      push_timer(target.ack_timers, Timer{ack_deadline, deliver.items[i].dseq});
+      target.ack_timers.arm(ack_deadline, deliver.items[i].dseq);
     }
-    compact_timers(target.ack_timers, target.deliveries.size(), [&target](const Timer& t) {
-      const Delivery* d = target.deliveries.find(t.key);
-      return d != nullptr && d->in_flight && d->ack_deadline == t.when;
+    target.ack_timers.compact(target.deliveries.size(), [&target](std::uint64_t dseq, Clock::TimePoint when) {
+      return ack_wait_applies(target, dseq, when);
     });
     member.in_flight += static_cast<std::uint32_t>(batch_.size());
     member.last_sent = std::max(member.last_sent, deliver.items.back().dseq);
@@ -528,16 +530,14 @@ std::size_t PublisherEngine::expire(Clock::TimePoint now) {
     }
     // Ack waits that ran out, earliest first. The timers of deliveries acknowledged (or re-armed) since leave the
     // queue as they reach its front, whether due or not, which keeps it about as large as what is in flight.
-    while (!target.ack_timers.empty()) {
-      const Timer timer = target.ack_timers.front();
-      Delivery* d = target.deliveries.find(timer.key);
-      const bool applies = d != nullptr && d->in_flight && d->ack_deadline == timer.when;
-      if (applies && timer.when > now) break;
-      target.ack_timers.pop_front();
-      if (!applies) continue;
+    auto ack_applies = [&target](std::uint64_t dseq, Clock::TimePoint when) {
+      return ack_wait_applies(target, dseq, when);
+    };
+    while (auto dseq = target.ack_timers.take_due(now, ack_applies)) {
+      Delivery* d = target.deliveries.find(*dseq);
       NodeCounters::add(context_.counters.ack_timeouts);
       d->last_error = "not acknowledged within the ack wait";
-      requeue(target, timer.key, *d, d->last_error, /*ack_wait_expired=*/true);
+      requeue(target, *dseq, *d, d->last_error, /*ack_wait_expired=*/true);
       ++work;
     }
     // Heartbeats tell each member how far it was sent, so a lost tail is noticed.
@@ -548,19 +548,15 @@ std::size_t PublisherEngine::expire(Clock::TimePoint now) {
     }
   }
   // Publishes that timed out: their consumers stop owing them. Timers of messages settled meanwhile are skipped.
-  while (!expiry_timers_.empty()) {
-    const Timer timer = expiry_timers_.front();
-    Entry* entry = entries_.find(timer.key);
-    const bool applies = entry != nullptr && entry->expires == timer.when;
-    if (applies && timer.when > now) break;
-    expiry_timers_.pop_front();
-    if (!applies) continue;
+  auto expired = [this](std::uint64_t sequence, Clock::TimePoint when) { return expiry_applies(sequence, when); };
+  while (auto sequence = expiry_timers_.take_due(now, expired)) {
+    Entry* entry = entries_.find(*sequence);
     std::string waiting;
-    forget_deliveries(*entry, timer.key, &waiting);
+    forget_deliveries(*entry, *sequence, &waiting);
     NodeCounters::add(context_.counters.reliable_expired);
     entry->failure = "not acknowledged in time by " + (waiting.empty() ? std::string("its consumers") : waiting);
-    complete(timer.key, *entry);
-    entries_.erase(timer.key);
+    complete(*sequence, *entry);
+    entries_.erase(*sequence);
     ++work;
   }
   return work;
@@ -571,6 +567,7 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
   if (recovered.stream_id != 0) stream_id_ = recovered.stream_id;
   next_sequence_ = std::max(next_sequence_, recovered.next_sequence);
   if (store_ && recovered.stream_id == 0) (void)store_->set_stream(stream_id_);
+  ++targets_generation_;
   for (const auto& t : recovered.targets) {
     Target& target = targets_[t.key];
     target.key = t.key;
@@ -594,7 +591,7 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
       continue;
     }
     context_.reserve_restored(entry.envelope.size());
-    push_timer(expiry_timers_, Timer{entry.expires, e.sequence});
+    expiry_timers_.arm(entry.expires, e.sequence);
     NodeCounters::add(context_.counters.reliable_restored);
   }
   publish_targets();
