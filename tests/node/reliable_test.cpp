@@ -280,6 +280,38 @@ TEST(AtLeastOnce, DuplicatesByIdempotencyKeyAreSuppressed) {
   EXPECT_EQ(subscriber->stats().reliable.suppressed, 2u);
 }
 
+// An at-least-once message also goes out best effort, and its publish-queue buffer is then handed to the outbox
+// (not copied): both copies must arrive whole, the best-effort one to a plain subscriber, the outbox's to a
+// durable one, in the same burst.
+TEST(AtLeastOnce, APlainSubscriberAndADurableOneBothGetEveryMessageWhole) {
+  auto publisher = make_publisher();
+  auto plain_node = make_subscriber(*publisher);
+  auto durable_node = make_subscriber(*publisher);
+  Tally plain;
+  Tally durable;
+  auto s1 = plain_node->subscribe("mix.>", [&](const Message& m) { plain.add(m.payload_text()); }).value();
+  SubscribeOptions options;
+  options.durable = "whole";
+  auto s2 = durable_node->subscribe("mix.>", [&](const Message& m) { durable.add(m.payload_text()); }, options).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("mix.a", 2, 5s).is_ok());
+  constexpr int kCount = 2000;
+  const std::string padding(300, 'p');  // some over the subject's length, some under: offsets differ
+  for (int i = 0; i < kCount; ++i) {
+    const std::string payload = std::to_string(i) + (i % 2 == 0 ? padding : "");
+    ASSERT_TRUE(publisher->publish(i % 3 == 0 ? "mix.a" : "mix.bb.c", payload, {}, at_least_once()).is_ok());
+  }
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(20s).is_ok());
+  ASSERT_TRUE(wait_until([&] { return plain.unique() == static_cast<std::size_t>(kCount); }));
+  EXPECT_EQ(durable.unique(), static_cast<std::size_t>(kCount));
+  for (int i : {0, 1, kCount - 2, kCount - 1}) {
+    const std::string payload = std::to_string(i) + (i % 2 == 0 ? padding : "");
+    EXPECT_TRUE(plain.has(payload)) << i;
+    EXPECT_TRUE(durable.has(payload)) << i;
+  }
+  EXPECT_EQ(plain_node->stats().malformed.total(), 0u);
+  EXPECT_EQ(durable_node->stats().malformed.total(), 0u);
+}
+
 // Publish timeouts are kept per run of messages sent together (one deadline for a batch): every message of the
 // burst must still time out, not only the first of each run.
 TEST(AtLeastOnce, APublishTimeoutFailsEveryMessageOfABurst) {

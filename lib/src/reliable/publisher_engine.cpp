@@ -30,7 +30,7 @@ std::string member_id(std::uint64_t node_id, std::uint64_t session) {
 }
 
 // The dead-letter queue and the disk outbox share what they keep.
-std::shared_ptr<const ByteBuffer> shared_copy(const ByteBuffer& bytes) {
+std::shared_ptr<const ByteBuffer> shared_copy(std::span<const std::byte> bytes) {
   auto copy = std::make_shared<ByteBuffer>();
   assign_bytes(*copy, bytes.data(), bytes.size());
   return copy;
@@ -44,10 +44,17 @@ PublisherEngine::PublisherEngine(NodeContext& context, ControlChannel& channel, 
 
 void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, const std::byte* envelope,
                           std::size_t bytes, std::chrono::milliseconds timeout, Completion on_complete,
-                          bool to_queues_only, Clock::TimePoint now) {
+                          bool to_queues_only, Clock::TimePoint now, ByteBuffer* holder) {
   Entry& entry = entries_.emplace(sequence);
   entry.subject.assign(subject);
-  assign_bytes(entry.envelope, envelope, bytes);
+  if (holder != nullptr) {
+    // The slot's buffer, just written, becomes the entry's; the entry's (recycled, cleared) goes to the slot.
+    entry.skip = static_cast<std::size_t>(envelope - holder->data());
+    holder->resize(entry.skip + bytes);  // nothing past the envelope
+    entry.held.swap(*holder);
+  } else {
+    assign_bytes(entry.held, envelope, bytes);
+  }
   entry.expires = now + timeout;
   entry.on_complete = std::move(on_complete);
   std::vector<std::string> owed_by;
@@ -56,7 +63,7 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
     if (store_) owed_by.push_back(target->key);
   }
   if (store_ && entry.owed > 0) {
-    auto kept_envelope = shared_copy(entry.envelope);
+    auto kept_envelope = shared_copy(entry.envelope());
     if (Status kept = store_->add_entry({sequence, entry.subject, std::move(kept_envelope), owed_by}); !kept) {
       context_.limited_log.warn(kLogReliable, "the disk outbox could not keep a message: " + kept.message());
     }
@@ -298,7 +305,7 @@ void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dea
     letter.deliveries = attempts;
     letter.last_error = dead_letter_reason;
     letter.time_ns = context_.clock.wall_ns();
-    letter.envelope = shared_copy(entry->envelope);
+    letter.envelope = shared_copy(entry->envelope());
     Status stored = dead_letters_ ? dead_letters_->put(letter) : Status::unavailable("no dead-letter queue");
     NodeCounters::add(context_.counters.dead_lettered);
     if (!stored) NodeCounters::add(context_.counters.dead_letter_failures);
@@ -325,7 +332,7 @@ void PublisherEngine::complete(std::uint64_t sequence, Entry& entry, bool settle
     NodeCounters::add(context_.counters.reliable_failed);
   }
   ++released_messages_;
-  released_bytes_ += entry.envelope.size();
+  released_bytes_ += entry.envelope().size();
   if (entry.on_complete) completions_.emplace_back(std::move(entry.on_complete), std::move(status));
 }
 
@@ -480,9 +487,10 @@ std::size_t PublisherEngine::send_ready(Target& target, Clock::TimePoint now) {
       }
       const Entry* entry = entries_.find(d->sequence);
       if (entry == nullptr) continue;
-      deliver.items.push_back({dseq, d->attempt + 1, static_cast<std::uint32_t>(entry->envelope.size())});
-      batch_.emplace_back(d, &entry->envelope);  // stable: nothing is added to either table until the send
-      bytes += entry->envelope.size();
+      const std::span<const std::byte> envelope = entry->envelope();
+      deliver.items.push_back({dseq, d->attempt + 1, static_cast<std::uint32_t>(envelope.size())});
+      batch_.emplace_back(d, envelope);  // stable: nothing is added to either table until the send
+      bytes += envelope.size();
     }
     for (auto it = later_.rbegin(); it != later_.rend(); ++it) target.ready.push_front(*it);
     if (batch_.empty()) continue;
@@ -490,8 +498,8 @@ std::size_t PublisherEngine::send_ready(Target& target, Clock::TimePoint now) {
     zmq::message_t frame(bytes);
     auto* out = static_cast<std::byte*>(frame.data());
     for (const auto& [delivery, envelope] : batch_) {
-      std::memcpy(out, envelope->data(), envelope->size());
-      out += envelope->size();
+      std::memcpy(out, envelope.data(), envelope.size());
+      out += envelope.size();
     }
     SendResult result = channel_.send(member.peer, deliver, &frame);
     if (result != SendResult::kSent) {
@@ -583,7 +591,7 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
   for (const auto& e : recovered.entries) {
     Entry& entry = entries_.emplace(e.sequence);
     entry.subject = e.subject;
-    assign_bytes(entry.envelope, e.envelope->data(), e.envelope->size());
+    assign_bytes(entry.held, e.envelope->data(), e.envelope->size());
     entry.expires = now + kRestoredTimeout;
     for (const auto& key : e.owed_by) {
       auto it = targets_.find(key);
@@ -594,7 +602,7 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
       entries_.erase(e.sequence);
       continue;
     }
-    context_.reserve_restored(entry.envelope.size());
+    context_.reserve_restored(entry.envelope().size());
     expiry_timers_.arm(entry.expires, e.sequence);
     NodeCounters::add(context_.counters.reliable_restored);
   }

@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <span>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -45,9 +46,13 @@ class PublisherEngine final : public ControlHandler {
 
   // Takes a message (its envelope already stamped with this stream and `sequence`). `to_queues_only`: a request,
   // which goes to one member of a matching queue group and to no durable subscriber. `now` arms the publish
-  // timeout; the I/O loop reads the clock once per batch, not once per message.
+  // timeout; the I/O loop reads the clock once per batch, not once per message. `holder`, when given, is the
+  // buffer that holds `envelope` (a publish-queue slot's, the subject before it): the outbox takes it over and
+  // gives back an empty one of its own, instead of copying the envelope into it. `subject` must not point into
+  // it past this call.
   void add(std::uint64_t sequence, std::string_view subject, const std::byte* envelope, std::size_t bytes,
-           std::chrono::milliseconds timeout, Completion on_complete, bool to_queues_only, Clock::TimePoint now);
+           std::chrono::milliseconds timeout, Completion on_complete, bool to_queues_only, Clock::TimePoint now,
+           ByteBuffer* holder = nullptr);
 
   bool handle(const PeerRef& from, control::Message& message, zmq::message_t& body, bool has_body,
               Clock::TimePoint now) override;
@@ -71,16 +76,22 @@ class PublisherEngine final : public ControlHandler {
   // the next message in the slot, so that a steady stream allocates nothing here.
   struct Entry {
     std::string subject;
-    ByteBuffer envelope;
+    // The envelope, from byte `skip` on: a buffer taken over from the publish queue starts with the subject.
+    ByteBuffer held;
+    std::size_t skip = 0;
     Clock::TimePoint expires;
     std::uint32_t owed = 0;  // targets that have neither acknowledged nor dead-lettered it
     Owed first_owed;               // most messages go to one target: no allocation for it
     std::vector<Owed> more_owed;   // the others
     Completion on_complete;
     std::string failure;  // set when a target dead-lettered it
+    [[nodiscard]] std::span<const std::byte> envelope() const noexcept {
+      return {held.data() + skip, held.size() - skip};
+    }
     void recycle() {
       subject.clear();
-      envelope.clear();
+      held.clear();
+      skip = 0;
       owed = 0;
       first_owed = {};
       more_owed.clear();
@@ -187,7 +198,7 @@ class PublisherEngine final : public ControlHandler {
   std::uint64_t next_member_handle_ = 1;
   // Scratch for send_ready(), kept to save an allocation per pass.
   std::vector<Member*> turns_;
-  std::vector<std::pair<Delivery*, const ByteBuffer*>> batch_;
+  std::vector<std::pair<Delivery*, std::span<const std::byte>>> batch_;
   std::vector<std::uint64_t> later_;
   std::map<std::string, Target> targets_;  // by key; never erased, so Owed::target pointers stay valid
   // Bumped whenever a target is added or its pattern or mode may have changed: what targets_for() remembers
