@@ -16,6 +16,11 @@ namespace {
 // The body stays well under the control channel's frame limit (NodeOptions::max_frame_size x 2 + 1 MiB).
 constexpr std::size_t kMaxBatchMessages = 1024;
 constexpr std::size_t kMaxBatchBytes = 1024 * 1024;
+// The batch of each member of a queue group of several, which take turns by batch: a burst shorter than a
+// member's credit still goes to several of them, as it did before the larger batches, rather than all to the
+// first one whose turn it is.
+constexpr std::size_t kMaxSharedBatchMessages = 256;
+constexpr std::size_t kMaxSharedBatchBytes = 256 * 1024;
 // A member not heard from (heartbeat, acknowledgement, registration) for this long is considered gone: what it
 // holds goes to others (queue) or waits for it to come back (durable).
 constexpr auto kMemberSilence = std::chrono::seconds(3);
@@ -465,12 +470,15 @@ std::size_t PublisherEngine::send_ready(Target& target, Clock::TimePoint now) {
     for (const Member* other : turns_) {
       others_have_room = others_have_room || (other != &member && other->in_flight < other->credit);
     }
+    const bool shared = target.mode == control::ConsumerMode::kQueue && turns_.size() > 1;
+    const std::size_t max_messages = shared ? kMaxSharedBatchMessages : kMaxBatchMessages;
+    const std::size_t max_bytes = shared ? kMaxSharedBatchBytes : kMaxBatchBytes;
     control::Deliver deliver{target.key, member.session, {}};
     batch_.clear();
     later_.clear();
     std::size_t bytes = 0;
     while (!target.ready.empty() && member.in_flight + batch_.size() < member.credit &&
-           batch_.size() < kMaxBatchMessages && bytes < kMaxBatchBytes) {
+           batch_.size() < max_messages && bytes < max_bytes) {
       std::uint64_t dseq = target.ready.front();
       target.ready.pop_front();
       Delivery* d = target.deliveries.find(dseq);
@@ -482,7 +490,7 @@ std::size_t PublisherEngine::send_ready(Target& target, Clock::TimePoint now) {
       }
       if (target.mode != control::ConsumerMode::kDurable && others_have_room && d->expired_at == member.handle) {
         later_.push_back(dseq);
-        if (later_.size() >= kMaxBatchMessages) break;  // bounds the scan; the others take them this pass
+        if (later_.size() >= max_messages) break;  // bounds the scan; the others take them this pass
         continue;
       }
       const Entry* entry = entries_.find(d->sequence);
