@@ -14,8 +14,8 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <span>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
