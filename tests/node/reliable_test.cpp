@@ -280,6 +280,105 @@ TEST(AtLeastOnce, DuplicatesByIdempotencyKeyAreSuppressed) {
   EXPECT_EQ(subscriber->stats().reliable.suppressed, 2u);
 }
 
+// An at-least-once message also goes out best effort, and its publish-queue buffer is then handed to the outbox
+// (not copied): both copies must arrive whole, the best-effort one to a plain subscriber, the outbox's to a
+// durable one, in the same burst.
+TEST(AtLeastOnce, APlainSubscriberAndADurableOneBothGetEveryMessageWhole) {
+  auto publisher = make_publisher();
+  auto plain_node = make_subscriber(*publisher);
+  auto durable_node = make_subscriber(*publisher);
+  Tally plain;
+  Tally durable;
+  auto s1 = plain_node->subscribe("mix.>", [&](const Message& m) { plain.add(m.payload_text()); }).value();
+  SubscribeOptions options;
+  options.durable = "whole";
+  auto s2 = durable_node->subscribe("mix.>", [&](const Message& m) { durable.add(m.payload_text()); }, options).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("mix.a", 2, 5s).is_ok());
+  constexpr int kCount = 2000;
+  const std::string padding(300, 'p');  // some over the subject's length, some under: offsets differ
+  for (int i = 0; i < kCount; ++i) {
+    const std::string payload = std::to_string(i) + (i % 2 == 0 ? padding : "");
+    ASSERT_TRUE(publisher->publish(i % 3 == 0 ? "mix.a" : "mix.bb.c", payload, {}, at_least_once()).is_ok());
+  }
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(20s).is_ok());
+  ASSERT_TRUE(wait_until([&] { return plain.unique() == static_cast<std::size_t>(kCount); }));
+  EXPECT_EQ(durable.unique(), static_cast<std::size_t>(kCount));
+  for (int i : {0, 1, kCount - 2, kCount - 1}) {
+    const std::string payload = std::to_string(i) + (i % 2 == 0 ? padding : "");
+    EXPECT_TRUE(plain.has(payload)) << i;
+    EXPECT_TRUE(durable.has(payload)) << i;
+  }
+  EXPECT_EQ(plain_node->stats().malformed.total(), 0u);
+  EXPECT_EQ(durable_node->stats().malformed.total(), 0u);
+}
+
+// Publish timeouts are kept per run of messages sent together (one deadline for a batch): every message of the
+// burst must still time out, not only the first of each run.
+TEST(AtLeastOnce, APublishTimeoutFailsEveryMessageOfABurst) {
+  auto publisher = make_publisher();
+  auto subscriber = make_subscriber(*publisher);
+  SubscribeOptions durable;
+  durable.durable = "never-acks";
+  durable.ack = AckPolicy::kManual;  // and never acknowledged: every message waits out its timeout
+  auto sub = subscriber->subscribe("burst", [](const Message&) {}, durable).value();
+  ASSERT_TRUE(publisher->wait_for_subscribers("burst", 1, 5s).is_ok());
+  constexpr int kCount = 500;
+  std::atomic<int> timed_out{0};
+  std::atomic<int> other{0};
+  for (int i = 0; i < kCount; ++i) {
+    PublishOptions p = at_least_once([&](const Status& s) {
+      if (!s.is_ok() && s.message().find("not acknowledged in time") != std::string::npos) {
+        ++timed_out;
+      } else {
+        ++other;
+      }
+    });
+    p.timeout = 200ms;
+    ASSERT_TRUE(publisher->publish("burst", std::to_string(i), {}, std::move(p)).is_ok());
+  }
+  ASSERT_TRUE(wait_until([&] { return timed_out.load() + other.load() == kCount; }, 10s));
+  EXPECT_EQ(timed_out.load(), kCount);
+  NodeStats ps = publisher->stats();
+  EXPECT_EQ(ps.reliable.expired, static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(ps.reliable.outstanding, 0u);
+}
+
+// Ack waits are kept per run of deliveries sent together (one DELIVER, one deadline): when it runs out, every
+// delivery of the run goes out again (here to another member of the queue group), not only the first.
+TEST(AtLeastOnce, EveryDeliveryOfABatchWhoseAckWaitRunsOutIsSentAgain) {
+  auto publisher = make_publisher();
+  auto holder = make_subscriber(*publisher);
+  auto worker = make_subscriber(*publisher);
+  SubscribeOptions queue;
+  queue.queue = "q";
+  queue.ack = AckPolicy::kManual;
+  queue.ack_wait = 200ms;
+  std::atomic<int> held{0};
+  auto s1 = holder->subscribe("batch", [&](const Message&) { ++held; }, queue).value();  // never acknowledges
+  ASSERT_TRUE(publisher->wait_for_subscribers("batch", 1, 5s).is_ok());
+  constexpr int kCount = 300;
+  std::atomic<int> acknowledged{0};
+  std::atomic<int> failed{0};
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(publisher
+                    ->publish("batch", std::to_string(i), {},
+                              at_least_once([&](const Status& s) { ++(s.is_ok() ? acknowledged : failed); }))
+                    .is_ok());
+  }
+  ASSERT_TRUE(wait_until([&] { return held.load() == kCount; }));
+  // Every one of them runs out its ack wait at the holder and goes to the worker.
+  Tally worked;
+  auto s2 = worker->subscribe("batch", [&](const Message& m) {
+                      worked.add(m.payload_text());
+                      m.ack_handle().ack();
+                    }, queue).value();
+  ASSERT_TRUE(publisher->wait_for_acknowledgements(15s).is_ok());
+  ASSERT_TRUE(wait_until([&] { return acknowledged.load() + failed.load() == kCount; }));
+  EXPECT_EQ(acknowledged.load(), kCount);
+  EXPECT_EQ(worked.unique(), static_cast<std::size_t>(kCount));
+  EXPECT_GE(publisher->stats().reliable.ack_timeouts, static_cast<std::uint64_t>(kCount));
+}
+
 TEST(AtLeastOnce, OutboxRejectPolicyRefusesWhenFull) {
   NodeOptions o;
   o.outbox.max_messages = 5;

@@ -1,12 +1,16 @@
 // The at-least-once engines' keyed containers: SequenceSlots (outbox entries, deliveries) and SequenceWindow
-// (what was seen recently), against plain std::map/std::set models.
+// (what was seen recently), against plain std::map/std::set models; DeadlineQueue (ack waits, publish timeouts).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
+#include <vector>
 
+#include "reliable/deadline_queue.hpp"
 #include "reliable/sequence_slots.hpp"
 #include "reliable/sequence_window.hpp"
 
@@ -139,6 +143,84 @@ TEST(SequenceWindow, RemembersTheLastWindowOfSequences) {
   window.mark(1'000'000'000);
   EXPECT_FALSE(window.contains(3 + SequenceWindow::kSize));
   EXPECT_TRUE(window.contains(1'000'000'000));
+}
+
+using std::chrono::milliseconds;
+
+Clock::TimePoint at(int ms) { return Clock::TimePoint(milliseconds(ms)); }
+
+std::vector<std::uint64_t> take_all_due(DeadlineQueue& queue, Clock::TimePoint now,
+                                        const std::set<std::uint64_t>& settled = {}) {
+  std::vector<std::uint64_t> out;
+  auto applies = [&](std::uint64_t key, Clock::TimePoint) { return settled.count(key) == 0; };
+  while (auto key = queue.take_due(now, applies)) out.push_back(*key);
+  return out;
+}
+
+TEST(DeadlineQueue, ConsecutiveKeysWithOneDeadlineShareARunAndAllComeDue) {
+  DeadlineQueue queue;
+  for (std::uint64_t key = 1; key <= 100; ++key) queue.arm(at(50), key);
+  EXPECT_EQ(queue.runs(), 1u);
+  EXPECT_TRUE(take_all_due(queue, at(49)).empty());
+  std::vector<std::uint64_t> due = take_all_due(queue, at(50));
+  ASSERT_EQ(due.size(), 100u);
+  for (std::uint64_t i = 0; i < 100; ++i) EXPECT_EQ(due[i], i + 1);
+  EXPECT_TRUE(queue.empty());
+}
+
+TEST(DeadlineQueue, AGapOrAnotherDeadlineStartsANewRun) {
+  DeadlineQueue queue;
+  queue.arm(at(10), 1);
+  queue.arm(at(10), 2);
+  queue.arm(at(10), 5);   // not consecutive
+  queue.arm(at(20), 6);   // another deadline
+  queue.arm(at(20), 7);
+  EXPECT_EQ(queue.runs(), 3u);
+  EXPECT_EQ(take_all_due(queue, at(10)), (std::vector<std::uint64_t>{1, 2, 5}));
+  EXPECT_EQ(take_all_due(queue, at(20)), (std::vector<std::uint64_t>{6, 7}));
+}
+
+TEST(DeadlineQueue, AnEarlierDeadlineGoesInTimeOrder) {
+  DeadlineQueue queue;
+  queue.arm(at(30), 1);
+  queue.arm(at(40), 2);
+  queue.arm(at(10), 3);  // a shorter timeout, armed later
+  EXPECT_EQ(take_all_due(queue, at(10)), (std::vector<std::uint64_t>{3}));
+  EXPECT_EQ(take_all_due(queue, at(40)), (std::vector<std::uint64_t>{1, 2}));
+}
+
+TEST(DeadlineQueue, SettledKeysAreSkippedAndLeaveBeforeTheyAreDue) {
+  DeadlineQueue queue;
+  for (std::uint64_t key = 1; key <= 10; ++key) queue.arm(at(100), key);
+  // Everything settled: the whole run leaves although nothing is due.
+  std::set<std::uint64_t> settled;
+  for (std::uint64_t key = 1; key <= 10; ++key) settled.insert(key);
+  EXPECT_TRUE(take_all_due(queue, at(0), settled).empty());
+  EXPECT_TRUE(queue.empty());
+  // Settled keys in the middle of a run are skipped; the others come due.
+  for (std::uint64_t key = 11; key <= 20; ++key) queue.arm(at(200), key);
+  EXPECT_EQ(take_all_due(queue, at(200), {12, 13, 19}), (std::vector<std::uint64_t>{11, 14, 15, 16, 17, 18, 20}));
+}
+
+TEST(DeadlineQueue, CompactionDropsRunsThatNoLongerApplyAndTrimsTheOthers) {
+  DeadlineQueue queue;
+  // A live key at the front that is not due keeps every later run in the queue...
+  queue.arm(at(5000), 1);
+  for (int i = 0; i < 3000; ++i) {
+    const auto base = static_cast<std::uint64_t>(10 + 10 * i);
+    for (std::uint64_t k = 0; k < 3; ++k) queue.arm(at(5001 + i), base + k);
+  }
+  EXPECT_EQ(queue.runs(), 3001u);
+  // ... until compaction: only key 1 and the middle key of the last run still apply.
+  constexpr std::uint64_t kLastMiddle = 10 + 10 * 2999 + 1;
+  auto applies = [](std::uint64_t key, Clock::TimePoint) { return key == 1 || key == kLastMiddle; };
+  queue.compact(2, applies);
+  EXPECT_EQ(queue.runs(), 2u);
+  EXPECT_EQ(take_all_due(queue, at(10'000)), (std::vector<std::uint64_t>{1, kLastMiddle}));
+  // Under the bound nothing is dropped.
+  queue.arm(at(5), 7);
+  queue.compact(0, [](std::uint64_t, Clock::TimePoint) { return false; });
+  EXPECT_EQ(queue.runs(), 1u);
 }
 
 }  // namespace

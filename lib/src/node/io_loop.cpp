@@ -180,7 +180,7 @@ zmq::message_t IoLoop::build_batch(std::size_t count, std::size_t bytes) {
   const Clock::TimePoint now = reliable_ != nullptr ? context_.clock.now() : Clock::TimePoint{};
   if (count == 1 && bytes >= kZeroCopyBytes) {
     PublishItem* item = queue.front();
-    stamp(*item, now);
+    keep(*item, stamp(*item), now, /*hand_over=*/false);  // a copy: the buffer goes to ZeroMQ
     auto* owned = new ByteBuffer(std::move(item->bytes));  // NOLINT: ownership passes to ZeroMQ's free callback
     item->bytes = ByteBuffer();
     return zmq::message_t(owned->data() + item->subject_bytes, bytes,
@@ -190,26 +190,36 @@ zmq::message_t IoLoop::build_batch(std::size_t count, std::size_t bytes) {
   auto* out = static_cast<std::byte*>(body.data());
   for (std::size_t i = 0; i < count; ++i) {
     PublishItem* item = queue.peek(i);
-    stamp(*item, now);
+    const std::uint64_t sequence = stamp(*item);
     std::memcpy(out, item->envelope(), item->envelope_bytes());
     out += item->envelope_bytes();
+    keep(*item, sequence, now, /*hand_over=*/true);  // after the copy: the slot's buffer may go to the outbox
   }
   return body;
 }
 
 // Gives a message its stream and sequence as it leaves. An at-least-once message takes the outbox's stream
-// and sequence, and a copy goes into the outbox, before the publish/subscribe copy goes out.
-void IoLoop::stamp(PublishItem& item, Clock::TimePoint now) {
+// and sequence; returns that sequence (0 for the others).
+std::uint64_t IoLoop::stamp(PublishItem& item) {
   if (!item.reliable || reliable_ == nullptr) {
     stamp_sequence(item.envelope(), next_sequence_++);
-    return;
+    return 0;
   }
   std::uint64_t sequence = reliable_->take_sequence();
   stamp_stream(item.envelope(), reliable_->stream_id());
   stamp_sequence(item.envelope(), sequence);
+  return sequence;
+}
+
+// An at-least-once message (stamped with `sequence`) goes into the outbox. `hand_over`: the outbox takes the
+// slot's buffer instead of a copy (one cold buffer less written per message); the slot is done with it, since
+// its envelope was copied into the publish/subscribe batch already, and gets an empty buffer in exchange.
+void IoLoop::keep(PublishItem& item, std::uint64_t sequence, Clock::TimePoint now, bool hand_over) {
+  if (sequence == 0) return;
   ReliableRequest& r = *item.reliable;
+  // The subject is copied by add() before it takes the buffer the view points into.
   reliable_->add(sequence, item.subject(), item.envelope(), item.envelope_bytes(), r.timeout, std::move(r.on_complete),
-                 r.request, now);
+                 r.request, now, hand_over ? &item.bytes : nullptr);
 }
 
 // True when the batch is dealt with (sent, or dropped and counted); false when it must wait (kBlock).

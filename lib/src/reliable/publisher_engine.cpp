@@ -9,9 +9,18 @@ namespace weft::detail {
 
 namespace {
 
-// A batch of deliveries to one member: at most this many messages and bytes in one control message.
-constexpr std::size_t kMaxBatchMessages = 256;
-constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+// A batch of deliveries to one member: at most this many messages and bytes in one control message. As many as
+// the default credit (SubscribeOptions::max_in_flight, 1,024): a member whose acknowledgements free its whole
+// credit gets it back in one DELIVER, one acknowledgement round, one wake-up of each side's threads. At 256
+// messages and 256 KiB (4 DELIVERs for a 1,024 credit) a pinned bench ran 15-25% slower (docs/performance.md).
+// The body stays well under the control channel's frame limit (NodeOptions::max_frame_size x 2 + 1 MiB).
+constexpr std::size_t kMaxBatchMessages = 1024;
+constexpr std::size_t kMaxBatchBytes = 1024 * 1024;
+// The batch of each member of a queue group of several, which take turns by batch: a burst shorter than a
+// member's credit still goes to several of them, as it did before the larger batches, rather than all to the
+// first one whose turn it is.
+constexpr std::size_t kMaxSharedBatchMessages = 256;
+constexpr std::size_t kMaxSharedBatchBytes = 256 * 1024;
 // A member not heard from (heartbeat, acknowledgement, registration) for this long is considered gone: what it
 // holds goes to others (queue) or waits for it to come back (durable).
 constexpr auto kMemberSilence = std::chrono::seconds(3);
@@ -26,32 +35,10 @@ std::string member_id(std::uint64_t node_id, std::uint64_t session) {
 }
 
 // The dead-letter queue and the disk outbox share what they keep.
-std::shared_ptr<const ByteBuffer> shared_copy(const ByteBuffer& bytes) {
+std::shared_ptr<const ByteBuffer> shared_copy(std::span<const std::byte> bytes) {
   auto copy = std::make_shared<ByteBuffer>();
   assign_bytes(*copy, bytes.data(), bytes.size());
   return copy;
-}
-
-// Timers are armed at now + a duration that rarely changes (a target's ack wait, a publish's timeout), so they
-// almost always arrive in order: appended in O(1), taken from the front in O(1); one out of order is inserted
-// in its place.
-template <typename Timer>
-void push_timer(std::deque<Timer>& timers, Timer timer) {
-  if (timers.empty() || !(timers.back().when > timer.when)) {
-    timers.push_back(timer);
-    return;
-  }
-  auto at = std::upper_bound(timers.begin(), timers.end(), timer,
-                             [](const Timer& a, const Timer& b) { return a.when < b.when; });
-  timers.insert(at, timer);
-}
-
-// Drops the timers that no longer apply once they outnumber what they could apply to twice over (plus some
-// slack), so that the queue stays proportional to the outbox however long its first timer waits to come up.
-template <typename Timer, typename StillApplies>
-void compact_timers(std::deque<Timer>& timers, std::size_t live, StillApplies still_applies) {
-  if (timers.size() <= 2 * live + 1024) return;
-  std::erase_if(timers, [&](const Timer& timer) { return !still_applies(timer); });
 }
 
 }  // namespace
@@ -62,21 +49,26 @@ PublisherEngine::PublisherEngine(NodeContext& context, ControlChannel& channel, 
 
 void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, const std::byte* envelope,
                           std::size_t bytes, std::chrono::milliseconds timeout, Completion on_complete,
-                          bool to_queues_only, Clock::TimePoint now) {
+                          bool to_queues_only, Clock::TimePoint now, ByteBuffer* holder) {
   Entry& entry = entries_.emplace(sequence);
   entry.subject.assign(subject);
-  assign_bytes(entry.envelope, envelope, bytes);
+  if (holder != nullptr) {
+    // The slot's buffer, just written, becomes the entry's; the entry's (recycled, cleared) goes to the slot.
+    entry.skip = static_cast<std::size_t>(envelope - holder->data());
+    holder->resize(entry.skip + bytes);  // nothing past the envelope
+    entry.held.swap(*holder);
+  } else {
+    assign_bytes(entry.held, envelope, bytes);
+  }
   entry.expires = now + timeout;
   entry.on_complete = std::move(on_complete);
   std::vector<std::string> owed_by;
-  for (auto& [key, target] : targets_) {
-    if (to_queues_only && target.mode != control::ConsumerMode::kQueue) continue;
-    if (!subject_matches(target.pattern, subject)) continue;
-    owe(target, entry, sequence);
-    if (store_) owed_by.push_back(key);
+  for (Target* target : targets_for(subject, to_queues_only)) {
+    owe(*target, entry, sequence);
+    if (store_) owed_by.push_back(target->key);
   }
   if (store_ && entry.owed > 0) {
-    auto kept_envelope = shared_copy(entry.envelope);
+    auto kept_envelope = shared_copy(entry.envelope());
     if (Status kept = store_->add_entry({sequence, entry.subject, std::move(kept_envelope), owed_by}); !kept) {
       context_.limited_log.warn(kLogReliable, "the disk outbox could not keep a message: " + kept.message());
     }
@@ -89,10 +81,9 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
     entries_.erase(sequence);
     return;
   }
-  push_timer(expiry_timers_, Timer{entry.expires, sequence});
-  compact_timers(expiry_timers_, entries_.size(), [this](const Timer& t) {
-    const Entry* e = entries_.find(t.key);
-    return e != nullptr && e->expires == t.when;
+  expiry_timers_.arm(entry.expires, sequence);
+  expiry_timers_.compact(entries_.size(), [this](std::uint64_t key, Clock::TimePoint when) {
+    return expiry_applies(key, when);
   });
   // kDropOldest lets publish() run past the bound; the oldest messages make room, each failed and counted.
   while (entries_.size() > context_.options.outbox.max_messages && entries_.size() > 1) {
@@ -104,6 +95,23 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
     complete(oldest, dropped);
     entries_.erase(oldest);
   }
+}
+
+const std::vector<PublisherEngine::Target*>& PublisherEngine::targets_for(std::string_view subject,
+                                                                         bool to_queues_only) {
+  if (matched_generation_ == targets_generation_ && matched_queues_only_ == to_queues_only &&
+      matched_subject_ == subject) {
+    return matched_;
+  }
+  matched_.clear();
+  for (auto& [key, target] : targets_) {
+    if (to_queues_only && target.mode != control::ConsumerMode::kQueue) continue;
+    if (subject_matches(target.pattern, subject)) matched_.push_back(&target);
+  }
+  matched_subject_.assign(subject);
+  matched_queues_only_ = to_queues_only;
+  matched_generation_ = targets_generation_;
+  return matched_;
 }
 
 bool PublisherEngine::handle(const PeerRef& from, control::Message& message, zmq::message_t&, bool,
@@ -152,6 +160,7 @@ void PublisherEngine::on_consume(const PeerRef& from, const control::Consume& co
   }
   {
     Target& target = targets_[consume.key];
+    ++targets_generation_;  // a new target, or a new pattern or mode for this one
     bool created = target.key.empty();
     target.key = consume.key;
     target.mode = static_cast<control::ConsumerMode>(consume.mode);
@@ -270,6 +279,16 @@ void PublisherEngine::forget_deliveries(Entry& entry, std::uint64_t sequence, st
   for (const Owed& owed : entry.more_owed) forget(owed);
 }
 
+bool PublisherEngine::ack_wait_applies(Target& target, std::uint64_t dseq, Clock::TimePoint when) {
+  const Delivery* d = target.deliveries.find(dseq);
+  return d != nullptr && d->in_flight && d->ack_deadline == when;
+}
+
+bool PublisherEngine::expiry_applies(std::uint64_t sequence, Clock::TimePoint when) {
+  const Entry* entry = entries_.find(sequence);
+  return entry != nullptr && entry->expires == when;
+}
+
 void PublisherEngine::heard_from(Member& member, Clock::TimePoint now) {
   member.last_heard = now;
   member.in_flight -= std::min(member.in_flight, member.expired_held);
@@ -291,7 +310,7 @@ void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dea
     letter.deliveries = attempts;
     letter.last_error = dead_letter_reason;
     letter.time_ns = context_.clock.wall_ns();
-    letter.envelope = shared_copy(entry->envelope);
+    letter.envelope = shared_copy(entry->envelope());
     Status stored = dead_letters_ ? dead_letters_->put(letter) : Status::unavailable("no dead-letter queue");
     NodeCounters::add(context_.counters.dead_lettered);
     if (!stored) NodeCounters::add(context_.counters.dead_letter_failures);
@@ -318,7 +337,7 @@ void PublisherEngine::complete(std::uint64_t sequence, Entry& entry, bool settle
     NodeCounters::add(context_.counters.reliable_failed);
   }
   ++released_messages_;
-  released_bytes_ += entry.envelope.size();
+  released_bytes_ += entry.envelope().size();
   if (entry.on_complete) completions_.emplace_back(std::move(entry.on_complete), std::move(status));
 }
 
@@ -397,7 +416,7 @@ void PublisherEngine::on_progress(const control::Progress& progress, Clock::Time
       Delivery* d = target.deliveries.find(range.first + i);
       if (d != nullptr && d->in_flight && d->member == member->handle && d->attempt == range.attempt) {
         d->ack_deadline = now + target.ack_wait;
-        push_timer(target.ack_timers, Timer{d->ack_deadline, range.first + i});
+        target.ack_timers.arm(d->ack_deadline, range.first + i);
       }
     }
   }
@@ -451,12 +470,15 @@ std::size_t PublisherEngine::send_ready(Target& target, Clock::TimePoint now) {
     for (const Member* other : turns_) {
       others_have_room = others_have_room || (other != &member && other->in_flight < other->credit);
     }
+    const bool shared = target.mode == control::ConsumerMode::kQueue && turns_.size() > 1;
+    const std::size_t max_messages = shared ? kMaxSharedBatchMessages : kMaxBatchMessages;
+    const std::size_t max_bytes = shared ? kMaxSharedBatchBytes : kMaxBatchBytes;
     control::Deliver deliver{target.key, member.session, {}};
     batch_.clear();
     later_.clear();
     std::size_t bytes = 0;
     while (!target.ready.empty() && member.in_flight + batch_.size() < member.credit &&
-           batch_.size() < kMaxBatchMessages && bytes < kMaxBatchBytes) {
+           batch_.size() < max_messages && bytes < max_bytes) {
       std::uint64_t dseq = target.ready.front();
       target.ready.pop_front();
       Delivery* d = target.deliveries.find(dseq);
@@ -468,14 +490,15 @@ std::size_t PublisherEngine::send_ready(Target& target, Clock::TimePoint now) {
       }
       if (target.mode != control::ConsumerMode::kDurable && others_have_room && d->expired_at == member.handle) {
         later_.push_back(dseq);
-        if (later_.size() >= kMaxBatchMessages) break;  // bounds the scan; the others take them this pass
+        if (later_.size() >= max_messages) break;  // bounds the scan; the others take them this pass
         continue;
       }
       const Entry* entry = entries_.find(d->sequence);
       if (entry == nullptr) continue;
-      deliver.items.push_back({dseq, d->attempt + 1, static_cast<std::uint32_t>(entry->envelope.size())});
-      batch_.emplace_back(d, &entry->envelope);  // stable: nothing is added to either table until the send
-      bytes += entry->envelope.size();
+      const std::span<const std::byte> envelope = entry->envelope();
+      deliver.items.push_back({dseq, d->attempt + 1, static_cast<std::uint32_t>(envelope.size())});
+      batch_.emplace_back(d, envelope);  // stable: nothing is added to either table until the send
+      bytes += envelope.size();
     }
     for (auto it = later_.rbegin(); it != later_.rend(); ++it) target.ready.push_front(*it);
     if (batch_.empty()) continue;
@@ -483,8 +506,8 @@ std::size_t PublisherEngine::send_ready(Target& target, Clock::TimePoint now) {
     zmq::message_t frame(bytes);
     auto* out = static_cast<std::byte*>(frame.data());
     for (const auto& [delivery, envelope] : batch_) {
-      std::memcpy(out, envelope->data(), envelope->size());
-      out += envelope->size();
+      std::memcpy(out, envelope.data(), envelope.size());
+      out += envelope.size();
     }
     SendResult result = channel_.send(member.peer, deliver, &frame);
     if (result != SendResult::kSent) {
@@ -499,11 +522,10 @@ std::size_t PublisherEngine::send_ready(Target& target, Clock::TimePoint now) {
       d.attempt = deliver.items[i].attempt;
       d.member = member.handle;
       d.ack_deadline = ack_deadline;
-      push_timer(target.ack_timers, Timer{ack_deadline, deliver.items[i].dseq});
+      target.ack_timers.arm(ack_deadline, deliver.items[i].dseq);
     }
-    compact_timers(target.ack_timers, target.deliveries.size(), [&target](const Timer& t) {
-      const Delivery* d = target.deliveries.find(t.key);
-      return d != nullptr && d->in_flight && d->ack_deadline == t.when;
+    target.ack_timers.compact(target.deliveries.size(), [&target](std::uint64_t dseq, Clock::TimePoint when) {
+      return ack_wait_applies(target, dseq, when);
     });
     member.in_flight += static_cast<std::uint32_t>(batch_.size());
     member.last_sent = std::max(member.last_sent, deliver.items.back().dseq);
@@ -528,16 +550,14 @@ std::size_t PublisherEngine::expire(Clock::TimePoint now) {
     }
     // Ack waits that ran out, earliest first. The timers of deliveries acknowledged (or re-armed) since leave the
     // queue as they reach its front, whether due or not, which keeps it about as large as what is in flight.
-    while (!target.ack_timers.empty()) {
-      const Timer timer = target.ack_timers.front();
-      Delivery* d = target.deliveries.find(timer.key);
-      const bool applies = d != nullptr && d->in_flight && d->ack_deadline == timer.when;
-      if (applies && timer.when > now) break;
-      target.ack_timers.pop_front();
-      if (!applies) continue;
+    auto ack_applies = [&target](std::uint64_t dseq, Clock::TimePoint when) {
+      return ack_wait_applies(target, dseq, when);
+    };
+    while (auto dseq = target.ack_timers.take_due(now, ack_applies)) {
+      Delivery* d = target.deliveries.find(*dseq);
       NodeCounters::add(context_.counters.ack_timeouts);
       d->last_error = "not acknowledged within the ack wait";
-      requeue(target, timer.key, *d, d->last_error, /*ack_wait_expired=*/true);
+      requeue(target, *dseq, *d, d->last_error, /*ack_wait_expired=*/true);
       ++work;
     }
     // Heartbeats tell each member how far it was sent, so a lost tail is noticed.
@@ -548,19 +568,15 @@ std::size_t PublisherEngine::expire(Clock::TimePoint now) {
     }
   }
   // Publishes that timed out: their consumers stop owing them. Timers of messages settled meanwhile are skipped.
-  while (!expiry_timers_.empty()) {
-    const Timer timer = expiry_timers_.front();
-    Entry* entry = entries_.find(timer.key);
-    const bool applies = entry != nullptr && entry->expires == timer.when;
-    if (applies && timer.when > now) break;
-    expiry_timers_.pop_front();
-    if (!applies) continue;
+  auto expired = [this](std::uint64_t sequence, Clock::TimePoint when) { return expiry_applies(sequence, when); };
+  while (auto sequence = expiry_timers_.take_due(now, expired)) {
+    Entry* entry = entries_.find(*sequence);
     std::string waiting;
-    forget_deliveries(*entry, timer.key, &waiting);
+    forget_deliveries(*entry, *sequence, &waiting);
     NodeCounters::add(context_.counters.reliable_expired);
     entry->failure = "not acknowledged in time by " + (waiting.empty() ? std::string("its consumers") : waiting);
-    complete(timer.key, *entry);
-    entries_.erase(timer.key);
+    complete(*sequence, *entry);
+    entries_.erase(*sequence);
     ++work;
   }
   return work;
@@ -571,6 +587,7 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
   if (recovered.stream_id != 0) stream_id_ = recovered.stream_id;
   next_sequence_ = std::max(next_sequence_, recovered.next_sequence);
   if (store_ && recovered.stream_id == 0) (void)store_->set_stream(stream_id_);
+  ++targets_generation_;
   for (const auto& t : recovered.targets) {
     Target& target = targets_[t.key];
     target.key = t.key;
@@ -582,7 +599,7 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
   for (const auto& e : recovered.entries) {
     Entry& entry = entries_.emplace(e.sequence);
     entry.subject = e.subject;
-    assign_bytes(entry.envelope, e.envelope->data(), e.envelope->size());
+    assign_bytes(entry.held, e.envelope->data(), e.envelope->size());
     entry.expires = now + kRestoredTimeout;
     for (const auto& key : e.owed_by) {
       auto it = targets_.find(key);
@@ -593,8 +610,8 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
       entries_.erase(e.sequence);
       continue;
     }
-    context_.reserve_restored(entry.envelope.size());
-    push_timer(expiry_timers_, Timer{entry.expires, e.sequence});
+    context_.reserve_restored(entry.envelope().size());
+    expiry_timers_.arm(entry.expires, e.sequence);
     NodeCounters::add(context_.counters.reliable_restored);
   }
   publish_targets();

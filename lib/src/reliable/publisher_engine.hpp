@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -22,6 +23,7 @@
 
 #include "codec/envelope.hpp"
 #include "control/control_channel.hpp"
+#include "reliable/deadline_queue.hpp"
 #include "reliable/dead_letter.hpp"
 #include "reliable/outbox_store.hpp"
 #include "reliable/sequence_slots.hpp"
@@ -44,9 +46,13 @@ class PublisherEngine final : public ControlHandler {
 
   // Takes a message (its envelope already stamped with this stream and `sequence`). `to_queues_only`: a request,
   // which goes to one member of a matching queue group and to no durable subscriber. `now` arms the publish
-  // timeout; the I/O loop reads the clock once per batch, not once per message.
+  // timeout; the I/O loop reads the clock once per batch, not once per message. `holder`, when given, is the
+  // buffer that holds `envelope` (a publish-queue slot's, the subject before it): the outbox takes it over and
+  // gives back an empty one of its own, instead of copying the envelope into it. `subject` must not point into
+  // it past this call.
   void add(std::uint64_t sequence, std::string_view subject, const std::byte* envelope, std::size_t bytes,
-           std::chrono::milliseconds timeout, Completion on_complete, bool to_queues_only, Clock::TimePoint now);
+           std::chrono::milliseconds timeout, Completion on_complete, bool to_queues_only, Clock::TimePoint now,
+           ByteBuffer* holder = nullptr);
 
   bool handle(const PeerRef& from, control::Message& message, zmq::message_t& body, bool has_body,
               Clock::TimePoint now) override;
@@ -70,16 +76,22 @@ class PublisherEngine final : public ControlHandler {
   // the next message in the slot, so that a steady stream allocates nothing here.
   struct Entry {
     std::string subject;
-    ByteBuffer envelope;
+    // The envelope, from byte `skip` on: a buffer taken over from the publish queue starts with the subject.
+    ByteBuffer held;
+    std::size_t skip = 0;
     Clock::TimePoint expires;
     std::uint32_t owed = 0;  // targets that have neither acknowledged nor dead-lettered it
     Owed first_owed;               // most messages go to one target: no allocation for it
     std::vector<Owed> more_owed;   // the others
     Completion on_complete;
     std::string failure;  // set when a target dead-lettered it
+    [[nodiscard]] std::span<const std::byte> envelope() const noexcept {
+      return {held.data() + skip, held.size() - skip};
+    }
     void recycle() {
       subject.clear();
-      envelope.clear();
+      held.clear();
+      skip = 0;
       owed = 0;
       first_owed = {};
       more_owed.clear();
@@ -117,14 +129,6 @@ class PublisherEngine final : public ControlHandler {
     Clock::TimePoint last_heard{};
     Clock::TimePoint next_heartbeat{};
   };
-  // A deadline (an ack wait, a publish timeout) and the dseq or sequence it is for, in a queue sorted by
-  // deadline. Nothing is removed from the queue when its delivery is acknowledged: a timer that comes up is
-  // checked against the current state and skipped when it no longer applies, and compact_timers() bounds what
-  // is left behind.
-  struct Timer {
-    Clock::TimePoint when;
-    std::uint64_t key = 0;
-  };
   struct Target {
     std::string key;
     control::ConsumerMode mode = control::ConsumerMode::kDurable;
@@ -136,7 +140,7 @@ class PublisherEngine final : public ControlHandler {
     // of 100,000 deliveries cost more than the rest of the path together).
     SequenceSlots<Delivery> deliveries;
     std::deque<std::uint64_t> ready;  // dseqs to send (first sends and redeliveries)
-    std::deque<Timer> ack_timers;     // the ack deadlines of in-flight deliveries, earliest first
+    DeadlineQueue ack_timers;         // the ack deadlines of in-flight deliveries, by dseq
     std::uint64_t next_dseq = 1;
     std::size_t round_robin = 0;
   };
@@ -159,6 +163,10 @@ class PublisherEngine final : public ControlHandler {
                bool ack_wait_expired = false);
   // A member spoke (ack, nak, progress, heartbeat, resend): it is alive, and its credit is its own again.
   static void heard_from(Member& member, Clock::TimePoint now);
+  // Whether a deadline that comes up still stands: the delivery is still in flight with that ack deadline, the
+  // message still in the outbox with that expiry (neither was settled or re-armed since).
+  static bool ack_wait_applies(Target& target, std::uint64_t dseq, Clock::TimePoint when);
+  bool expiry_applies(std::uint64_t sequence, Clock::TimePoint when);
   // The target is done with the message: acknowledged (error empty) or dead-lettered.
   // Takes the reason by value: it often lives in the delivery that settling erases.
   void settle(Target& target, std::uint64_t dseq, std::string dead_letter_reason);
@@ -170,6 +178,9 @@ class PublisherEngine final : public ControlHandler {
   void drop_member(Target& target, const std::string& id, const std::string& why);
   void publish_targets();
   static Member* member_by_handle(Target& target, std::uint64_t handle);
+  // The targets a message on `subject` goes to. Looked up once per run of messages on one subject (the I/O loop
+  // hands over a batch, which shares its subject), not matched against every pattern for every message.
+  const std::vector<Target*>& targets_for(std::string_view subject, bool to_queues_only);
   // Makes `target` owe the entry at `sequence` a delivery: a new dseq, ready to send, noted in the entry.
   void owe(Target& target, Entry& entry, std::uint64_t sequence);
   // Removes the deliveries of a message that leaves the outbox unsettled (timed out, dropped): frees the credit
@@ -183,13 +194,20 @@ class PublisherEngine final : public ControlHandler {
   DeadLetterSink* dead_letters_;
   std::uint64_t next_sequence_ = 1;
   SequenceSlots<Entry> entries_;  // the outbox, by sequence
-  std::deque<Timer> expiry_timers_;  // publish timeouts, earliest first
+  DeadlineQueue expiry_timers_;  // publish timeouts, by sequence
   std::uint64_t next_member_handle_ = 1;
   // Scratch for send_ready(), kept to save an allocation per pass.
   std::vector<Member*> turns_;
-  std::vector<std::pair<Delivery*, const ByteBuffer*>> batch_;
+  std::vector<std::pair<Delivery*, std::span<const std::byte>>> batch_;
   std::vector<std::uint64_t> later_;
   std::map<std::string, Target> targets_;  // by key; never erased, so Owed::target pointers stay valid
+  // Bumped whenever a target is added or its pattern or mode may have changed: what targets_for() remembers
+  // is good while it stays the same.
+  std::uint64_t targets_generation_ = 1;
+  std::uint64_t matched_generation_ = 0;
+  std::string matched_subject_;
+  bool matched_queues_only_ = false;
+  std::vector<Target*> matched_;
   Clock::TimePoint next_sweep_{};
   // Completed since the last flush_completions(), with their outcome: posted to the dispatcher as one task, not
   // one std::function (an allocation) per message.
