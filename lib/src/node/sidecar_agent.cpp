@@ -12,6 +12,11 @@ namespace {
 // waits out the request timeout on its own; this only bounds a transport that fails at once).
 constexpr std::chrono::milliseconds kProbeInterval{100};
 
+// No answer came from weftd: it was not reachable, or did not reply in time.
+bool no_answer(const Status& status) {
+  return status.code() == ErrorCode::kUnavailable || status.code() == ErrorCode::kTimeout;
+}
+
 // Runs on the dispatcher: every message's callbacks, each guarded, so that one that throws does not cost the
 // others their completion.
 void run_completions(NodeContext& context, std::vector<PersistentCompletion>& completions, const Status& status,
@@ -106,7 +111,7 @@ void SidecarAgent::answered(std::uint64_t id, const Status& status, const sideca
   pending_.erase(it);
   if (replied) {
     note_outcome(status);
-  } else if (status.code() == ErrorCode::kUnavailable || status.code() == ErrorCode::kTimeout) {
+  } else if (no_answer(status)) {
     mark_down(status);
   }
   // weftd refuses a whole append for one envelope over the stream's max-message-bytes (or otherwise invalid):
@@ -176,17 +181,10 @@ void SidecarAgent::probe(Clock::TimePoint now) {
 }
 
 void SidecarAgent::note_outcome(const Status& status) {
-  switch (status.code()) {
-    case ErrorCode::kUnavailable:
-    case ErrorCode::kTimeout:
-      mark_down(status);
-      return;
-    default:
-      // weftd answered, if only to refuse (no stream takes the subject, a message too large): it is up. Without
-      // this, a refusal that overtook the probe's PONG left the node calling weftd down.
-      mark_up();
-      return;
-  }
+  if (no_answer(status)) return mark_down(status);
+  // weftd answered, if only to refuse (no stream takes the subject, a message too large): it is up. Without
+  // this, a refusal that overtook the probe's PONG left the node calling weftd down.
+  mark_up();
 }
 
 void SidecarAgent::mark_up() {
