@@ -407,9 +407,54 @@ void Consumer::advance_next(std::uint64_t cursor, const Batch& batch, std::size_
   advance_floor();
 }
 
+std::optional<std::size_t> Consumer::send_file_range(Member& member, std::size_t room, Clock::TimePoint now) {
+  if (acked_before_restart(next_)) return std::nullopt;  // the copying path steps over it
+  auto range = log_.locate(next_, room);
+  if (!range) return std::nullopt;  // retention or damage: the copying path deals with it
+  std::uint64_t end = range->end_offset;
+  if (!restored_settled_.empty()) {
+    auto passed_over = restored_settled_.lower_bound(next_);
+    if (passed_over != restored_settled_.end() && *passed_over < end) end = *passed_over;
+  }
+  if (end <= next_) return 0;  // nothing acknowledged past next_ yet
+  sidecar::DeliverFileFields fields{member.ref.id,       std::move(range->path), range->start_position,
+                                    range->end_position, next_,                 end};
+  if (!host_.deliver_file(member.ref, fields)) return 0;
+  const std::size_t sent = end - next_;
+  member.outstanding += static_cast<std::uint32_t>(sent);
+  counters_.delivered += sent;
+  counters_.read_by_member += sent;
+  Batch batch;  // what advance_next() reads of a batch: the offsets it carried
+  batch.items.reserve(sent);
+  for (std::uint64_t offset = next_; offset < end; ++offset) batch.items.push_back({offset, 1, 0});
+  advance_next(end, batch, 0, member, now);
+  return sent;
+}
+
+bool Consumer::read_failed(std::uint64_t member_id, std::uint64_t first, std::uint64_t end) {
+  auto member = members_.find(member_id);
+  if (member == members_.end()) return false;
+  const bool was_reading = std::exchange(member->second.ref.local_read, false);
+  ++counters_.member_read_failures;
+  // Only what this member holds at its first attempt from this range: a stale or forged range changes nothing.
+  for (std::uint64_t offset = std::max(first, ack_floor_); offset < std::min(end, next_); ++offset) {
+    Slot* p = slot(offset);
+    if (p == nullptr || p->state != SlotState::kInFlight || p->member != member_id || p->attempt != 1) continue;
+    clear_timer(*p);
+    release(*p);
+    p->attempt = 0;  // never handed over: it goes out again as a first delivery
+    ready_.insert(offset);
+  }
+  return was_reading;
+}
+
 std::size_t Consumer::send(Member& member, Clock::TimePoint now) {
   if (member.outstanding >= member.credit) return 0;
   const std::size_t room = std::min<std::size_t>(member.credit - member.outstanding, sidecar::kMaxBodyFrames);
+  // Redeliveries go first, and always as copies: they are few, and the member's file reads may be what failed.
+  if (member.ref.local_read && settings_.ack && ready_.empty()) {
+    if (auto sent = send_file_range(member, room, now)) return *sent;
+  }
   Batch batch;
   batch.packed = member.ref.packed;
   // As much as the last batch's items took, so that a large batch is not copied as it grows.
@@ -489,6 +534,8 @@ sidecar::ConsumerInfo Consumer::info(std::uint64_t stream_end) const {
   i.redelivered = counters_.redelivered;
   i.dead_lettered = counters_.dead_lettered;
   i.skipped = counters_.skipped;
+  i.read_by_members = counters_.read_by_member;
+  i.member_read_failures = counters_.member_read_failures;
   return i;
 }
 

@@ -38,6 +38,9 @@ struct MemberRef {
   std::string peer;  // the client's ZeroMQ routing id
   std::uint64_t id = 0;
   bool packed = false;  // it reads packed DELIVERs (its CONSUME asked for them)
+  // It reads first deliveries from the segment files itself (DELIVER_FILE; its CONSUME asked, with acks); off
+  // for good once it could not (READ_FAILED).
+  bool local_read = false;
 };
 
 // Where a consumer sends.
@@ -48,6 +51,8 @@ class ConsumerHost {
   // packs the items with their envelopes, in order; the host may take its bytes.
   virtual bool deliver(const MemberRef& member, std::span<const sidecar::DeliveryItem> items,
                        sidecar::PackedDeliveryWriter& body) = 0;
+  // Tells a member to read first deliveries from a segment file itself; false when it cannot take them now.
+  virtual bool deliver_file(const MemberRef& member, const sidecar::DeliverFileFields& range) = 0;
   // Tells a member that it is no longer part of its consumer.
   virtual void end_member(const MemberRef& member, sidecar::ErrorKind code, const std::string& why) = 0;
 };
@@ -87,6 +92,8 @@ struct ConsumerCounters {
   std::uint64_t acked = 0;
   std::uint64_t dead_lettered = 0;
   std::uint64_t skipped = 0;   // offsets lost to retention (or damage) before delivery
+  std::uint64_t read_by_member = 0;      // first deliveries a member read from the segment files itself
+  std::uint64_t member_read_failures = 0;  // DELIVER_FILEs a member could not read (sent again as copies)
 };
 
 class Consumer {
@@ -117,6 +124,9 @@ class Consumer {
            const std::string& reason, std::vector<sidecar::Rejection>& rejected, Clock::TimePoint now);
   void progress(std::uint64_t member_id, std::span<const sidecar::AckItem> items,
                 std::vector<sidecar::Rejection>& rejected, Clock::TimePoint now);
+  // The member could not read a DELIVER_FILE from `first` on: what it held of first .. end - 1 goes out again
+  // as first deliveries, copied, and the member gets no more DELIVER_FILE. True if it read the files until now.
+  bool read_failed(std::uint64_t member_id, std::uint64_t first, std::uint64_t end);
   // ack = false: the member handled `credit` more deliveries.
   void add_credit(std::uint64_t member_id, std::uint32_t credit);
 
@@ -195,6 +205,9 @@ class Consumer {
   void catch_up_with_retention();
   std::size_t expire(Clock::TimePoint now);
   std::size_t send(Member& member, Clock::TimePoint now);
+  // First deliveries from next_ on as one DELIVER_FILE, for a member that reads the files itself. nullopt
+  // when the copying path must go instead (retention, damage, an offset acknowledged before a restart).
+  std::optional<std::size_t> send_file_range(Member& member, std::size_t room, Clock::TimePoint now);
   bool fill_redeliveries(Batch& batch, std::size_t room, Clock::TimePoint now);
   // Adds first deliveries from next_ on; returns where next_ goes if they are sent.
   std::uint64_t fill_new(Batch& batch, std::size_t room);

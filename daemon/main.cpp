@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "log/posix_file_system.hpp"
@@ -86,7 +87,7 @@ std::string_view level_name(weft::LogLevel level) {
   return "log";
 }
 
-int run(const weft::detail::weftd::WeftdOptions& options) {
+int run(weft::detail::weftd::WeftdOptions options) {
   weft::LogLevel threshold = options.log_level;
   weft::detail::Logger logger(
       [threshold](weft::LogLevel level, std::string_view line) {
@@ -103,6 +104,13 @@ int run(const weft::detail::weftd::WeftdOptions& options) {
 
   weft::detail::log::PosixFileSystem fs;
   if (weft::Status s = fs.make_dir(options.data_dir); !s) return fail("data directory: " + s.to_string());
+  // Absolute from here on: DELIVER_FILE names segment files to clients that run in other directories.
+  if (std::error_code ec; !options.data_dir.empty() && options.data_dir.front() != '/') {
+    auto absolute = std::filesystem::absolute(options.data_dir, ec);
+    if (ec) return fail("data directory " + options.data_dir + ": " + ec.message());
+    options.data_dir = absolute.lexically_normal().string();
+    while (options.data_dir.size() > 1 && options.data_dir.back() == '/') options.data_dir.pop_back();
+  }
   auto data_lock = weft::detail::weftd::ProcessLock::acquire(options.data_dir + "/LOCK",
                                                             "the data directory " + options.data_dir);
   if (!data_lock) return fail(data_lock.status().message());

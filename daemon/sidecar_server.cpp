@@ -34,6 +34,8 @@ std::vector<sidecar::Counter> ServerCounters::list() const {
           {"append_errors", append_errors},
           {"consumes", consumes},
           {"deliveries", deliveries},
+          {"deliveries_read_by_clients", deliveries_read_by_clients},
+          {"client_read_failures", client_read_failures},
           {"acks", acks},
           {"naks", naks},
           {"rejected_acks", rejected_acks},
@@ -144,6 +146,18 @@ bool SidecarServer::deliver(const MemberRef& member, std::span<const sidecar::De
   if (result == SendResult::kFailed) it->second.gone = true;
   if (result != SendResult::kSent) return false;
   counters_.deliveries += items.size();
+  return true;
+}
+
+bool SidecarServer::deliver_file(const MemberRef& member, const sidecar::DeliverFileFields& range) {
+  auto it = peers_.find(member.peer);
+  if (it == peers_.end() || it->second.gone || !it->second.backlog.empty()) return false;  // keep order
+  Frames frames = sidecar::make_message(Kind::kDeliverFile, 0, range);
+  const SendResult result = transport_.send(member.peer, frames);
+  if (result == SendResult::kFailed) it->second.gone = true;
+  if (result != SendResult::kSent) return false;
+  counters_.deliveries += range.end_offset - range.first_offset;
+  counters_.deliveries_read_by_clients += range.end_offset - range.first_offset;
   return true;
 }
 
@@ -267,6 +281,9 @@ void SidecarServer::handle(Routed& message, Clock::TimePoint now) {
       return;
     case Kind::kCredit:
       on_credit(from, header);
+      return;
+    case Kind::kReadFailed:
+      on_read_failed(from, header);
       return;
     case Kind::kAdmin:
       on_admin(from, header, now);
@@ -455,14 +472,17 @@ void SidecarServer::on_consume(const std::string& peer, const Header& header, Cl
     return reply_error(peer, id, ErrorKind::kNoStream, "no stream '" + fields->stream + "'");
   }
   const std::uint64_t member_id = next_member_++;
-  auto attached = stream->attach(*fields, MemberRef{peer, member_id, fields->packed}, now);
+  // DELIVER_FILE only with acks: a range the member cannot read must be able to go out again.
+  const bool local_read = fields->local_read && fields->ack;
+  auto attached = stream->attach(*fields, MemberRef{peer, member_id, fields->packed, local_read}, now);
   if (!attached) return reply_error(peer, id, sidecar::from_status(attached.status()), attached.status().message());
   const std::uint32_t heartbeat = fields->heartbeat_ms == 0 ? sidecar::kDefaultHeartbeatMs : fields->heartbeat_ms;
   members_[member_id] = MemberInfo{peer, stream->name(), std::chrono::milliseconds(heartbeat)};
   peers_[peer].members.insert(member_id);
   const std::string& name = fields->durable.empty() ? fields->group : fields->durable;
   sidecar::ConsumingFields ready{member_id,         stream->name(), name, attached->start_offset,
-                                 stream->log().end_offset(), attached->resumed, identity_.server_id, fields->packed};
+                                 stream->log().end_offset(), attached->resumed, identity_.server_id, fields->packed,
+                                 local_read};
   // Sent even without a request id: the member id names every later message.
   send(peer, sidecar::make_message(Kind::kConsuming, id, ready));
 }
@@ -546,6 +566,23 @@ void SidecarServer::on_credit(const std::string& peer, const Header& header) {
   }
   consumer->add_credit(fields->consumer, fields->credit);
   reply(peer, header.request_id, Kind::kOk, sidecar::NoFields{});
+}
+
+void SidecarServer::on_read_failed(const std::string& peer, const Header& header) {
+  auto fields = sidecar::fields_as<sidecar::ReadFailedFields>(header);
+  if (!fields) {
+    return malformed(counters_.bad_header, peer, header.request_id, ErrorKind::kMalformed, fields.status().message());
+  }
+  ++counters_.client_read_failures;
+  Stream* stream = nullptr;
+  Consumer* consumer = consumer_for(fields->consumer, &stream);
+  if (consumer == nullptr) return;  // left meanwhile: what it held goes out again anyway
+  const bool first_failure = consumer->read_failed(fields->consumer, fields->first_offset, fields->end_offset);
+  if (!first_failure) return;
+  // Loud once per member: it falls back to copies for good, which is slower but loses nothing.
+  logger_.warn("consumer member " + std::to_string(fields->consumer) + " of stream '" + stream->name() +
+               "' could not read the segment file itself (offsets " + std::to_string(fields->first_offset) + " .. " +
+               std::to_string(fields->end_offset) + "): " + fields->reason + "; sending it copies instead");
 }
 
 void SidecarServer::on_unconsume(const std::string& peer, const Header& header, Clock::TimePoint now) {

@@ -33,6 +33,8 @@ struct ServerCounters {
   std::uint64_t append_errors = 0;
   std::uint64_t consumes = 0;
   std::uint64_t deliveries = 0;
+  std::uint64_t deliveries_read_by_clients = 0;  // of `deliveries`: sent as DELIVER_FILE, read by the client
+  std::uint64_t client_read_failures = 0;        // READ_FAILED: a client could not read a DELIVER_FILE
   std::uint64_t acks = 0;
   std::uint64_t naks = 0;
   std::uint64_t rejected_acks = 0;
@@ -88,6 +90,7 @@ class SidecarServer final : public ConsumerHost {
   // ConsumerHost
   bool deliver(const MemberRef& member, std::span<const sidecar::DeliveryItem> items,
                sidecar::PackedDeliveryWriter& body) override;
+  bool deliver_file(const MemberRef& member, const sidecar::DeliverFileFields& range) override;
   void end_member(const MemberRef& member, sidecar::ErrorKind code, const std::string& why) override;
 
  private:
@@ -108,6 +111,7 @@ class SidecarServer final : public ConsumerHost {
   void on_consume(const std::string& peer, const sidecar::Header& header, Clock::TimePoint now);
   void on_answer(const std::string& peer, const sidecar::Header& header, Clock::TimePoint now);
   void on_credit(const std::string& peer, const sidecar::Header& header);
+  void on_read_failed(const std::string& peer, const sidecar::Header& header);
   void on_unconsume(const std::string& peer, const sidecar::Header& header, Clock::TimePoint now);
   void on_admin(const std::string& peer, const sidecar::Header& header, Clock::TimePoint now);
   void on_dead_letter(const std::string& peer, const sidecar::Header& header, sidecar::Frames& frames);

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "daemon_harness.hpp"
+#include "log/log_format.hpp"
+#include "log/segment_reader.hpp"
 
 namespace weft::detail::weftd {
 namespace {
@@ -41,6 +44,28 @@ class RecordingHost final : public ConsumerHost {
     EXPECT_FALSE(reader.next(item, envelope)) << "the body holds more than the items";
     return true;
   }
+  // Reads the range as a client would, from the file itself, and records each record as sent.
+  bool deliver_file(const MemberRef& member, const sidecar::DeliverFileFields& range) override {
+    if (refuse) return false;
+    files.push_back(range);
+    auto file = fs->open(range.path, log::OpenMode::kRead);
+    if (!file) {
+      ADD_FAILURE() << file.status().to_string();
+      return true;
+    }
+    log::RecordScanner scanner(**file, range.start_position, range.end_position, log::kMaxRecordLength);
+    for (std::uint64_t expected = range.first_offset; expected < range.end_offset;) {
+      if (scanner.next() != log::RecordScanner::Step::kRecord) {
+        ADD_FAILURE() << "offset " << expected << " is not in the range it was sent in";
+        return true;
+      }
+      if (scanner.record().offset < expected) continue;
+      EXPECT_EQ(scanner.record().offset, expected);
+      sent.push_back({member.id, expected, 1, payload_of(scanner.record().value)});
+      ++expected;
+    }
+    return true;
+  }
   void end_member(const MemberRef& member, sidecar::ErrorKind code, const std::string&) override {
     ended.emplace_back(member.id, code);
   }
@@ -48,6 +73,8 @@ class RecordingHost final : public ConsumerHost {
 
   std::vector<Sent> sent;
   std::vector<std::pair<std::uint64_t, sidecar::ErrorKind>> ended;
+  std::vector<sidecar::DeliverFileFields> files;
+  log::FileSystem* fs = nullptr;
   bool refuse = false;
 };
 
@@ -59,6 +86,7 @@ class ConsumerTest : public ::testing::Test {
     o.segment_bytes = 1024;
     o.retention_age = std::chrono::nanoseconds(0);
     log_ = log::Log::open(fs_, clock_, "/s", o).value();
+    host_.fs = &fs_;
   }
 
   // Appends messages "m0".."m{n-1}" (continuing the numbering) at the given wall time and makes them durable.
@@ -311,6 +339,89 @@ TEST_F(ConsumerTest, ResumesFromStoredStateSkippingWhatWasAcknowledged) {
   ack(c, 1, 4, 1);
   EXPECT_EQ(c.ack_floor(), 6u);
   EXPECT_TRUE(c.state().acked_above.empty());
+}
+
+TEST_F(ConsumerTest, AMemberThatReadsTheFilesItselfGetsRangesOfFirstDeliveriesWithinCredit) {
+  append(40);  // several 1 KiB segments
+  auto c = make(ConsumerKind::kEphemeral, 0);
+  c->add_member({"p", 1, true, true}, 7, clock_.now());
+  work(*c);
+  ASSERT_EQ(host_.files.size(), 1u);
+  EXPECT_EQ(host_.files[0].first_offset, 0u);
+  EXPECT_EQ(host_.files[0].end_offset, 7u) << "a range is bounded by the member's credit";
+  std::vector<Sent> all = host_.take();
+  for (int round = 0; round < 100 && c->ack_floor() < 40; ++round) {
+    for (std::uint64_t o = c->ack_floor(); o < c->next_offset(); ++o) ack(*c, 1, o, 1);
+    work(*c);
+    for (Sent& s : host_.take()) all.push_back(std::move(s));
+  }
+  ASSERT_EQ(all.size(), 40u);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].offset, i);
+    EXPECT_EQ(all[i].attempt, 1u);
+    EXPECT_EQ(all[i].payload, "m" + std::to_string(i));
+  }
+  EXPECT_EQ(c->ack_floor(), 40u);
+  std::set<std::string> paths;
+  for (const auto& f : host_.files) paths.insert(f.path);
+  EXPECT_GT(paths.size(), 1u) << "the stream spans segments, and a range stays within one";
+  EXPECT_EQ(c->counters().read_by_member, 40u);
+}
+
+TEST_F(ConsumerTest, ARangeTheMemberCouldNotReadGoesOutAgainAsCopiesAndNoMoreRangesFollow) {
+  append(20);
+  auto c = make(ConsumerKind::kEphemeral, 0);
+  c->add_member({"p", 1, true, true}, 100, clock_.now());
+  work(*c);
+  ASSERT_EQ(host_.files.size(), 1u);
+  const sidecar::DeliverFileFields range = host_.files[0];
+  ASSERT_GE(range.end_offset - range.first_offset, 3u);
+  auto first_sent = host_.take();
+  EXPECT_FALSE(c->read_failed(2, range.first_offset, range.end_offset)) << "no such member";
+  // The member handed over the first two records of the range, then could not read on.
+  ack(*c, 1, 0, 1);
+  ack(*c, 1, 1, 1);
+  EXPECT_TRUE(c->read_failed(1, range.first_offset + 2, range.end_offset));
+  EXPECT_FALSE(c->read_failed(1, range.first_offset + 2, range.end_offset)) << "the member reads no more files";
+  std::vector<Sent> copies;
+  for (int round = 0; round < 10 && c->next_offset() < 20; ++round) {
+    work(*c);
+    for (Sent& s : host_.take()) copies.push_back(std::move(s));
+  }
+  work(*c);
+  for (Sent& s : host_.take()) copies.push_back(std::move(s));
+  EXPECT_EQ(host_.files.size(), 1u) << "only copies after a failed read";
+  ASSERT_EQ(copies.size(), 18u);
+  for (std::size_t i = 0; i < copies.size(); ++i) {
+    EXPECT_EQ(copies[i].offset, i + 2);
+    EXPECT_EQ(copies[i].attempt, 1u) << "never handed over before: still a first delivery";
+    EXPECT_EQ(copies[i].payload, "m" + std::to_string(i + 2));
+  }
+  std::vector<sidecar::Rejection> rejected;
+  for (std::uint64_t o = 2; o < 20; ++o) ack(*c, 1, o, 1, &rejected);
+  EXPECT_TRUE(rejected.empty());
+  EXPECT_EQ(c->ack_floor(), 20u);
+  EXPECT_EQ(c->counters().member_read_failures, 2u) << "each READ_FAILED counts";
+}
+
+TEST_F(ConsumerTest, NoRangeHoldsAnOffsetAcknowledgedBeforeARestart) {
+  append(6);
+  ConsumerState state;
+  state.name = "c";
+  state.kind = static_cast<std::uint8_t>(ConsumerKind::kDurable);
+  state.ack_wait_ms = 1000;
+  state.max_deliver = 3;
+  state.ack_floor = 1;
+  state.acked_above = {3};
+  Consumer c(state, *log_, host_, dead_letter_fn());
+  c.add_member({"p", 1, true, true}, 10, clock_.now());
+  std::vector<std::uint64_t> offsets;
+  for (int round = 0; round < 10 && c.next_offset() < 6; ++round) {
+    work(c);
+    for (const Sent& s : host_.take()) offsets.push_back(s.offset);
+  }
+  EXPECT_EQ(offsets, (std::vector<std::uint64_t>{1, 2, 4, 5}));
+  for (const auto& f : host_.files) EXPECT_TRUE(f.end_offset <= 3 || f.first_offset > 3) << f.first_offset;
 }
 
 TEST_F(ConsumerTest, SkipsWhatRetentionDeleted) {

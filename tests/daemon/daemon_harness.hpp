@@ -108,9 +108,15 @@ class DaemonHarness : public ::testing::Test {
     hub_.drop_in_flight();
   }
 
-  std::unique_ptr<sc::SidecarClient> client(const std::string& name, bool packed_deliveries = true) {
+  // local_file_system: the client reads segment files itself, through it (weftd's own, fs_, or one that
+  // fails); null: it gets copies.
+  std::unique_ptr<sc::SidecarClient> client(const std::string& name, bool packed_deliveries = true,
+                                            detail::log::FileSystem* local_file_system = nullptr) {
     sc::SidecarClientOptions o;
     o.packed_deliveries = packed_deliveries;
+    o.local_read = local_file_system != nullptr ? sc::SidecarClientOptions::LocalRead::kAlways
+                                                : sc::SidecarClientOptions::LocalRead::kNever;
+    o.file_system = local_file_system;
     o.endpoint = "memory://weftd";
     o.request_timeout = std::chrono::seconds(5);
     o.heartbeat_interval = std::chrono::milliseconds(500);

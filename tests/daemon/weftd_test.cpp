@@ -780,5 +780,81 @@ TEST_F(WeftdTest, AByteFlippedInTheMiddleOfASegmentIsFoundByRecoveryAndNeverServ
   for (const Received& r : got) EXPECT_NE(r.offset, *verify.first_bad_offset);
 }
 
+// Every record once, in order, at attempt 1, with its payload; the first mismatch otherwise.
+std::string check_in_order(const std::vector<Received>& got, std::uint64_t first, std::uint64_t count) {
+  if (got.size() != count) return "got " + std::to_string(got.size()) + " of " + std::to_string(count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const Received& r = got[i];
+    if (r.offset != first + i || r.attempt != 1 || r.payload != "m" + std::to_string(first + i)) {
+      return "delivery " + std::to_string(i) + ": offset " + std::to_string(r.offset) + ", attempt " +
+             std::to_string(r.attempt) + ", payload " + r.payload;
+    }
+  }
+  return {};
+}
+
+TEST_F(WeftdTest, AConsumerOnWeftdsHostReadsTheSegmentFilesItselfAndGetsEverythingOnce) {
+  publish_many(10000);
+  auto reader = client("reader", true, &fs_);
+  attach(reader);
+  std::vector<Received> got;
+  consume(*reader, fields("orders"), got);
+  for (int i = 0; i < 200 && got.size() < 10000; ++i) step();
+  EXPECT_EQ(check_in_order(got, 0, 10000), "");
+  EXPECT_EQ(reader->stats().deliveries_read, 10000u) << "every one read from the file, none copied";
+  EXPECT_EQ(reader->stats().read_failures, 0u);
+  auto i = info(*producer_, "orders").value();
+  ASSERT_EQ(i.consumers.size(), 1u);
+  EXPECT_EQ(i.consumers[0].read_by_members, 10000u);
+  EXPECT_EQ(i.consumers[0].ack_floor, 10000u) << "and every one acknowledged";
+  // A client that does not read the files gets the same messages as copies.
+  auto copier = client("copier");
+  attach(copier);
+  std::vector<Received> copies;
+  consume(*copier, fields("orders"), copies);
+  for (int n = 0; n < 200 && copies.size() < 10000; ++n) step();
+  EXPECT_EQ(check_in_order(copies, 0, 10000), "");
+  EXPECT_EQ(copier->stats().deliveries_read, 0u);
+}
+
+TEST_F(WeftdTest, AConsumerThatCannotOpenTheSegmentFilesGetsCopiesAndLosesNothing) {
+  publish_many(3000);
+  FakeFileSystem elsewhere;  // another mount namespace: weftd's files are not there
+  auto reader = client("reader", true, &elsewhere);
+  attach(reader);
+  std::vector<Received> got;
+  consume(*reader, fields("orders"), got);
+  for (int i = 0; i < 200 && got.size() < 3000; ++i) step();
+  EXPECT_EQ(check_in_order(got, 0, 3000), "") << "copies instead, each still a first delivery";
+  EXPECT_EQ(reader->stats().read_failures, 1u) << "the first range fails, then weftd sends only copies";
+  EXPECT_EQ(reader->stats().deliveries_read, 0u);
+  EXPECT_TRUE(logged("could not read the segment file itself"));
+  auto i = info(*producer_, "orders").value();
+  ASSERT_EQ(i.consumers.size(), 1u);
+  EXPECT_EQ(i.consumers[0].member_read_failures, 1u);
+  EXPECT_EQ(i.consumers[0].ack_floor, 3000u);
+}
+
+TEST_F(WeftdTest, AConsumerReadingTheSegmentFilesNeverHandsOverADamagedRecord) {
+  publish(30);
+  const std::string segment = std::string(kDataDir) + "/streams/orders/" +
+                              detail::log::file_name(0, detail::log::FileKind::kSegment);
+  fs_.flip_byte(segment, fs_.contents(segment).size() / 2);  // under the running weftd, which does not know
+  auto reader = client("reader", true, &fs_);
+  attach(reader);
+  std::vector<Received> got;
+  consume(*reader, fields("orders"), got);
+  for (int i = 0; i < 20 && got.size() < 29; ++i) step();
+  auto verify = weftd_->streams().find("orders")->log().verify();
+  ASSERT_TRUE(verify.first_bad_offset.has_value());
+  const std::uint64_t bad = *verify.first_bad_offset;
+  ASSERT_EQ(got.size(), 29u) << "all but the damaged record";
+  for (std::uint64_t n = 0; n < 29; ++n) EXPECT_EQ(got[n].offset, n < bad ? n : n + 1);
+  EXPECT_EQ(reader->stats().deliveries_read, bad) << "read from the file up to the damage";
+  EXPECT_EQ(reader->stats().read_failures, 1u);
+  auto i = info(*producer_, "orders").value();
+  EXPECT_EQ(i.consumers.at(0).skipped, 1u) << "weftd steps over the damaged record and counts it";
+}
+
 }  // namespace
 }  // namespace weft::testing

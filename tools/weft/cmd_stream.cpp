@@ -147,6 +147,11 @@ void print_info(const sc::StreamInfo& i) {
                 static_cast<unsigned long long>(ci.pending), static_cast<unsigned long long>(ci.lag), ci.members,
                 sc::format_duration_ms(ci.ack_wait_ms).c_str(), ci.max_deliver,
                 static_cast<unsigned long long>(ci.redelivered), static_cast<unsigned long long>(ci.dead_lettered));
+    if (ci.read_by_members != 0 || ci.member_read_failures != 0) {
+      std::printf("  %-16s %-9s read from the segment files by members: %llu deliveries, %llu failed reads\n", "", "",
+                  static_cast<unsigned long long>(ci.read_by_members),
+                  static_cast<unsigned long long>(ci.member_read_failures));
+    }
   }
 }
 

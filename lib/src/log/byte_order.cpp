@@ -1,5 +1,8 @@
 #include "log/byte_order.hpp"
 
+// Debian's xxhash.h, compiled in here rather than called through libxxhash.so: most records are small, and
+// for a 128-byte record the call into the shared library cost about a fifth of reading it back.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 namespace weft::detail::log {

@@ -133,6 +133,20 @@ class Log {
   // starts at (`from_offset` if nothing was taken); errors as read()'s, only when no record was taken.
   using RecordSink = std::function<bool(const LogRecord&)>;
   Result<std::uint64_t> read_each(std::uint64_t from_offset, std::size_t max_bytes, const RecordSink& sink) const;
+  // Where another process can read the acknowledged records from `from_offset` on, straight from a segment
+  // file (a local consumer reading without a copy through weftd): the records [first_offset, end_offset) lie
+  // in `path` between start_position and end_position, end_offset at most from_offset + max_records and never
+  // past the segment or end_offset(). start_position is an index point at or before from_offset's record, so
+  // the reader steps over records before first_offset. An empty range (end_offset == first_offset) when
+  // nothing is acknowledged past it yet; kNotFound outside [first_offset(), next_offset()].
+  struct FileRange {
+    std::string path;
+    std::uint64_t start_position = 0;
+    std::uint64_t end_position = 0;
+    std::uint64_t first_offset = 0;
+    std::uint64_t end_offset = 0;
+  };
+  Result<FileRange> locate(std::uint64_t from_offset, std::uint64_t max_records) const;
   // The offset of the first acknowledged record with a timestamp >= timestamp_ns, or end_offset() if none.
   Result<std::uint64_t> find_offset_for_time(std::int64_t timestamp_ns) const;
   // The first offset after damage at or covering `offset`: where a reader can resume. `offset` itself if it

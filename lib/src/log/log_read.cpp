@@ -155,6 +155,29 @@ Result<std::uint64_t> Log::read_each(std::uint64_t from_offset, std::size_t max_
   return cursor;
 }
 
+Result<Log::FileRange> Log::locate(std::uint64_t from_offset, std::uint64_t max_records) const {
+  std::lock_guard lock(mu_);
+  const std::uint64_t first = segments_.front()->base_offset();
+  if (from_offset < first || from_offset > written_end_) {
+    return Status::not_found("offset " + std::to_string(from_offset) + " is not stored (the log holds " +
+                             std::to_string(first) + " .. " + std::to_string(written_end_) + ")");
+  }
+  FileRange range;
+  range.first_offset = range.end_offset = from_offset;
+  if (from_offset >= acked_end_) return range;
+  const std::shared_ptr<Segment> segment = segment_for(from_offset);
+  const SegmentSummary& s = segment->summary();
+  if (from_offset >= s.next_offset) {
+    return Damage{s.base_offset, from_offset, s.size_bytes, 0, "the offset is missing between segments"}.to_status();
+  }
+  const Segment::StartPoint start = segment->start_for_offset(from_offset);
+  range.path = segment->path(FileKind::kSegment);
+  range.start_position = start.position;
+  range.end_position = s.size_bytes;
+  range.end_offset = std::min({acked_end_, s.next_offset, from_offset + std::max<std::uint64_t>(max_records, 1)});
+  return range;
+}
+
 Result<ReadBatch> Log::read(std::uint64_t from_offset, std::size_t max_bytes) const {
   ReadBatch batch;
   std::vector<Slice> slices;

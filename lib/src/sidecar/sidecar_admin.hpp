@@ -71,8 +71,10 @@ struct ConsumerInfo {
   std::uint64_t redelivered = 0;    // since weftd started
   std::uint64_t dead_lettered = 0;  // since weftd started
   std::uint64_t skipped = 0;        // offsets retention deleted before it read them, since weftd started
+  std::uint64_t read_by_members = 0;       // first deliveries members read from the segment files themselves
+  std::uint64_t member_read_failures = 0;  // DELIVER_FILEs a member could not read (sent again as copies)
   MSGPACK_DEFINE_MAP(name, kind, ack_floor, next_offset, pending, lag, members, ack_wait_ms, max_deliver,
-                     redelivered, dead_lettered, skipped)
+                     redelivered, dead_lettered, skipped, read_by_members, member_read_failures)
 };
 
 struct StreamInfo {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "log/log_format.hpp"
+#include "log/posix_file_system.hpp"
+#include "log/segment_reader.hpp"
 #include "sidecar/packed_deliveries.hpp"
 #include "sidecar/sidecar_endpoint.hpp"
 #include "sidecar/zmq_sidecar_transport.hpp"
@@ -65,6 +68,13 @@ Result<std::uint64_t> SidecarClient::consume(ConsumeFields fields, ConsumerHandl
   Consumer& consumer = consumers_[handle];
   consumer.fields = std::move(fields);
   consumer.fields.packed = options_.packed_deliveries;  // this client reads both kinds of DELIVER
+  // Segment files are only reachable on weftd's host, and a range it could not read must be able to go out
+  // again (acknowledgements).
+  using LocalRead = SidecarClientOptions::LocalRead;
+  consumer.fields.local_read =
+      consumer.fields.ack &&
+      (options_.local_read == LocalRead::kAlways ||
+       (options_.local_read == LocalRead::kOverIpc && transport_->endpoint().rfind("ipc://", 0) == 0));
   consumer.handlers = std::move(handlers);
   send_consume(handle);
   // Heartbeats start now: they keep the membership alive and notice a restarted weftd.
@@ -100,6 +110,7 @@ void SidecarClient::send_consume(std::uint64_t handle) {
                             }
                             it->second.server_consumer = ready->consumer;
                             it->second.packed = ready->packed;
+                            it->second.local_read = ready->local_read;
                             note_server(ready->server_id, handle);
                             auto again = consumers_.find(handle);
                             if (again != consumers_.end() && again->second.handlers.on_ready) {
@@ -321,6 +332,9 @@ void SidecarClient::dispatch(Frames& frames, Clock::TimePoint /*now*/) {
     case Kind::kDeliver:
       on_deliver(header, frames);
       return;
+    case Kind::kDeliverFile:
+      on_deliver_file(header);
+      return;
     case Kind::kConsumerEnd:
       on_consumer_end(header);
       return;
@@ -415,6 +429,80 @@ void SidecarClient::on_deliver(const Header& header, Frames& frames) {
   }
 }
 
+void SidecarClient::on_deliver_file(const Header& header) {
+  auto range = fields_as<DeliverFileFields>(header);
+  if (!range) {
+    ++stats_.malformed;
+    return;
+  }
+  std::uint64_t handle = 0;
+  Consumer* c = find_by_server_id(range->consumer, &handle);
+  if (c == nullptr) return;  // left already: weftd sends them again
+  std::uint64_t failed_at = range->first_offset;
+  std::string why;
+  if (!c->local_read) {
+    why = "this client did not ask to read segment files";
+  } else if (range->end_offset <= range->first_offset || range->start_position > range->end_position) {
+    ++stats_.malformed;
+    why = "an empty or inverted range";
+  } else {
+    why = read_file_range(handle, *range, &failed_at);
+  }
+  if (why.empty()) return;
+  // Nothing from failed_at on was handed over: weftd sends it again, as copies, and no more DELIVER_FILE.
+  ++stats_.read_failures;
+  if (auto it = consumers_.find(handle); it != consumers_.end()) it->second.local_read = false;
+  ReadFailedFields failed{range->consumer, failed_at, range->end_offset, std::move(why)};
+  (void)enqueue(make_message(Kind::kReadFailed, 0, failed), 0, Kind::kReadFailed, {}, {});
+}
+
+std::string SidecarClient::read_file_range(std::uint64_t handle, const DeliverFileFields& range,
+                                           std::uint64_t* failed_at) {
+  // Opened for each range (a few microseconds against the thousands of records it holds): a file kept open
+  // would keep a segment that retention deleted on the disk for as long as the consumer stays idle.
+  log::FileSystem* fs = options_.file_system;
+  if (fs == nullptr) {
+    if (!own_file_system_) own_file_system_ = std::make_unique<log::PosixFileSystem>();
+    fs = own_file_system_.get();
+  }
+  auto opened = fs->open(range.path, log::OpenMode::kRead);
+  if (!opened) return "opening " + range.path + ": " + opened.status().message();
+  const std::unique_ptr<log::File> file = std::move(*opened);
+  std::uint64_t position = range.start_position;
+  if (range.path == resume_.path && range.first_offset == resume_.offset && resume_.position > position &&
+      resume_.position <= range.end_position) {
+    position = resume_.position;  // where the last range ended: no stepping over records from an index point
+  }
+  log::RecordScanner scanner(*file, position, range.end_position, log::kMaxRecordLength);
+  ResumePoint reached{range.path, 0, 0};  // kept once the walk is over: a handler may step the client meanwhile
+  std::string why = [&]() -> std::string {
+    for (std::uint64_t expected = range.first_offset; expected < range.end_offset;) {
+      *failed_at = expected;
+      const log::RecordScanner::Step step = scanner.next();
+      if (step == log::RecordScanner::Step::kError) return scanner.error().message();
+      if (step == log::RecordScanner::Step::kEnd) return range.path + " ends before offset " + std::to_string(expected);
+      if (step != log::RecordScanner::Step::kRecord) {
+        return range.path + ", byte " + std::to_string(scanner.record_position()) + ": " +
+               std::string(scanner.reason());
+      }
+      const log::RecordView& record = scanner.record();
+      if (record.offset < expected) continue;  // between the index point and the range
+      if (record.offset != expected) {
+        return range.path + ": offset " + std::to_string(expected) + " is missing (the next record is " +
+               std::to_string(record.offset) + ")";
+      }
+      reached.offset = expected + 1;
+      reached.position = scanner.position();
+      ++stats_.deliveries_read;
+      if (!hand_over(handle, DeliveryItem{record.offset, 1, record.timestamp}, record.value)) return {};
+      ++expected;
+    }
+    return {};
+  }();
+  resume_ = std::move(reached);
+  return why;
+}
+
 bool SidecarClient::hand_over(std::uint64_t handle, const DeliveryItem& item, std::span<const std::byte> envelope) {
   auto it = consumers_.find(handle);
   if (it == consumers_.end()) return false;  // the last handler ended the consumer
@@ -466,6 +554,7 @@ void SidecarClient::note_server(const std::string& server_id, std::uint64_t answ
   // weftd restarted: the memberships the old one held are gone with it. Start those consumers again (one that
   // the new weftd just answered is started already).
   ++stats_.restarts_seen;
+  resume_ = {};  // the new weftd may have cut and rewritten the files (recovery)
   std::vector<std::uint64_t> again;
   for (auto& [handle, c] : consumers_) {
     if (handle == answered || c.starting || (c.server_consumer == 0 && !c.awaiting_restart)) continue;

@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "log/file_system.hpp"
 #include "sidecar/sidecar_codec.hpp"
 #include "sidecar/sidecar_messages.hpp"
 #include "sidecar/sidecar_transport.hpp"
@@ -58,6 +59,14 @@ struct SidecarClientOptions {
   // The ZeroMQ context to make the client's socket in, which must outlive the client: a node passes its own,
   // so that it runs no second ZeroMQ I/O and reaper thread for weftd. null: the client makes one of its own.
   zmq::context_t* context = nullptr;
+  // When to ask weftd to let consumers with acknowledgements read first deliveries from the segment files
+  // themselves (DELIVER_FILE): no copy through weftd and two sockets. kOverIpc: when the endpoint is ipc://,
+  // that is, weftd runs on this host. If a file cannot be read (another mount namespace, permissions), that
+  // consumer gets copies instead, for good; nothing is lost.
+  enum class LocalRead { kOverIpc, kAlways, kNever };
+  LocalRead local_read = LocalRead::kOverIpc;
+  // Where segment files are opened (a test substitutes one that fails); null: the operating system's.
+  log::FileSystem* file_system = nullptr;
 };
 
 struct AppendAck {
@@ -103,6 +112,8 @@ struct SidecarClientStats {
   std::uint64_t late_replies = 0;  // replies to requests that had timed out
   std::uint64_t malformed = 0;     // messages from weftd that did not decode
   std::uint64_t restarts_seen = 0;
+  std::uint64_t deliveries_read = 0;  // of `deliveries`: read from weftd's segment files (DELIVER_FILE)
+  std::uint64_t read_failures = 0;    // DELIVER_FILEs that could not be read (weftd sends copies instead)
 };
 
 class SidecarClient {
@@ -199,6 +210,7 @@ class SidecarClient {
     std::optional<std::uint64_t> last_offset;
     std::uint32_t since_credit = 0;  // ack=false: deliveries handled since the last credit grant
     bool packed = false;             // this weftd sends packed DELIVERs and reads ACK ranges (its CONSUMING)
+    bool local_read = false;         // and DELIVER_FILEs (its CONSUMING)
     std::vector<AckRange> acks;      // consecutive offsets at one attempt share a range
     std::vector<AckItem> progress;
   };
@@ -208,6 +220,9 @@ class SidecarClient {
   std::size_t expire(Clock::TimePoint now);
   void dispatch(Frames& frames, Clock::TimePoint now);
   void on_deliver(const Header& header, Frames& frames);
+  void on_deliver_file(const Header& header);
+  // Reads a DELIVER_FILE's records and hands them over; the reason if it could not, from *failed_at on.
+  std::string read_file_range(std::uint64_t handle, const DeliverFileFields& range, std::uint64_t* failed_at);
   // Hands one delivery to its consumer's handler; false if the handler ended the consumer.
   bool hand_over(std::uint64_t handle, const DeliveryItem& item, std::span<const std::byte> envelope);
   void flush_acks(Consumer& consumer);
@@ -231,6 +246,15 @@ class SidecarClient {
   std::string server_id_;
   Clock::TimePoint next_ping_{};
   SidecarClientStats stats_;
+  std::unique_ptr<log::FileSystem> own_file_system_;  // when options_.file_system is null
+  // Where the last DELIVER_FILE's records ended: the next range of a consumer reading in order starts there
+  // rather than at an index point before it. A stale one costs nothing: every record read is checked.
+  struct ResumePoint {
+    std::string path;
+    std::uint64_t offset = 0;
+    std::uint64_t position = 0;
+  };
+  ResumePoint resume_;
 };
 
 }  // namespace weft::detail::sidecar

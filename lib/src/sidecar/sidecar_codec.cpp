@@ -5,8 +5,8 @@
 namespace weft::detail::sidecar {
 
 bool is_known_kind(std::uint64_t kind) noexcept {
-  return (kind >= static_cast<std::uint64_t>(Kind::kPing) && kind <= static_cast<std::uint64_t>(Kind::kDeadLetter)) ||
-         (kind >= static_cast<std::uint64_t>(Kind::kPong) && kind <= static_cast<std::uint64_t>(Kind::kOk));
+  return (kind >= static_cast<std::uint64_t>(Kind::kPing) && kind <= static_cast<std::uint64_t>(Kind::kReadFailed)) ||
+         (kind >= static_cast<std::uint64_t>(Kind::kPong) && kind <= static_cast<std::uint64_t>(Kind::kDeliverFile));
 }
 
 std::string_view kind_name(Kind kind) noexcept {
@@ -21,6 +21,7 @@ std::string_view kind_name(Kind kind) noexcept {
     case Kind::kCredit: return "CREDIT";
     case Kind::kAdmin: return "ADMIN";
     case Kind::kDeadLetter: return "DEAD_LETTER";
+    case Kind::kReadFailed: return "READ_FAILED";
     case Kind::kPong: return "PONG";
     case Kind::kAppended: return "APPENDED";
     case Kind::kConsuming: return "CONSUMING";
@@ -30,6 +31,7 @@ std::string_view kind_name(Kind kind) noexcept {
     case Kind::kAdminReply: return "ADMIN_REPLY";
     case Kind::kError: return "ERROR";
     case Kind::kOk: return "OK";
+    case Kind::kDeliverFile: return "DELIVER_FILE";
   }
   return "UNKNOWN";
 }

@@ -84,8 +84,12 @@ struct ConsumeFields {
   // The client reads packed DELIVERs (packed_deliveries.hpp) and may answer with ranges; weftd says in
   // CONSUMING whether it will use them.
   bool packed = false;
+  // The client runs on weftd's host and can open its segment files: weftd may send DELIVER_FILE (first
+  // deliveries the client reads from the file itself, no copy through weftd) and says in CONSUMING whether it
+  // will. Only with ack = true: a range the client cannot read comes back with READ_FAILED.
+  bool local_read = false;
   MSGPACK_DEFINE_MAP(stream, start, offset, time_ns, durable, group, ack, ack_wait_ms, max_deliver, credit,
-                     heartbeat_ms, packed)
+                     heartbeat_ms, packed, local_read)
 };
 
 struct ConsumingFields {
@@ -97,7 +101,8 @@ struct ConsumingFields {
   bool resumed = false;            // the durable or group existed: `start` was not used
   std::string server_id;
   bool packed = false;  // the client asked for packed DELIVERs and weftd sends them, and reads ACK ranges
-  MSGPACK_DEFINE_MAP(consumer, stream, name, start_offset, end_offset, resumed, server_id, packed)
+  bool local_read = false;  // the client asked for DELIVER_FILE and weftd may send it
+  MSGPACK_DEFINE_MAP(consumer, stream, name, start_offset, end_offset, resumed, server_id, packed, local_read)
 };
 
 struct ConsumerRef {
@@ -137,6 +142,31 @@ struct PackedDeliverFields {
   std::uint64_t consumer = 0;
   std::uint32_t packed = 0;
   MSGPACK_DEFINE_MAP(consumer, packed)
+};
+
+// kDeliverFile: the records first_offset .. end_offset - 1, every one a first delivery (attempt 1), lie in the
+// segment file `path` between start_position (an index point at or before first_offset's record: the client
+// steps over the records before it) and end_position. The client reads them with the log format's checks
+// (docs/log-format.md) and hands each record's value over as the envelope.
+struct DeliverFileFields {
+  std::uint64_t consumer = 0;
+  std::string path;
+  std::uint64_t start_position = 0;
+  std::uint64_t end_position = 0;
+  std::uint64_t first_offset = 0;
+  std::uint64_t end_offset = 0;
+  MSGPACK_DEFINE_MAP(consumer, path, start_position, end_position, first_offset, end_offset)
+};
+
+// kReadFailed: the client could not read a DELIVER_FILE from first_offset on (and handed nothing of it over
+// from there): weftd sends first_offset .. end_offset - 1 again, as copies, and no more DELIVER_FILE to this
+// member.
+struct ReadFailedFields {
+  std::uint64_t consumer = 0;
+  std::uint64_t first_offset = 0;
+  std::uint64_t end_offset = 0;
+  std::string reason;
+  MSGPACK_DEFINE_MAP(consumer, first_offset, end_offset, reason)
 };
 
 struct AckItem {

@@ -5,7 +5,7 @@
 //
 //   frame 0   msgpack array [version, kind, request_id, fields]     fields: a map from str keys to values
 //   frame 1.. raw bytes: one Weft envelope per frame (docs/wire-protocol.md), for APPEND, DEAD_LETTER, DELIVER,
-//             ADMIN_REPLY
+//             ADMIN_REPLY (DELIVER_FILE has none: it names where the client reads the envelopes itself)
 //
 // Unknown keys in `fields` and elements after the fourth are ignored; a missing key takes its default.
 #pragma once
@@ -39,6 +39,7 @@ enum class Kind : std::uint8_t {
   kCredit = 8,     // take this many more deliveries
   kAdmin = 9,      // stream and dead-letter administration; answered with kAdminReply or kError
   kDeadLetter = 10,  // body: one envelope a node gave up on; kept in kNodeDeadLetters, answered with kAppended
+  kReadFailed = 11,  // a DELIVER_FILE the client could not read (from first_offset on): send those again
   // weftd -> client
   kPong = 64,
   kAppended = 65,
@@ -49,6 +50,7 @@ enum class Kind : std::uint8_t {
   kAdminReply = 70,    // body: envelopes, for dlq.show
   kError = 71,
   kOk = 72,
+  kDeliverFile = 73,   // unsolicited: first deliveries for the client to read from a segment file itself
 };
 
 [[nodiscard]] bool is_known_kind(std::uint64_t kind) noexcept;

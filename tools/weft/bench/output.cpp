@@ -225,7 +225,8 @@ void print_more_tables(std::FILE* out, const std::vector<Row>& rows, const Bench
     std::fprintf(out,
                  "\nPersisted publish through weftd (ipc), pipelined: APPENDs of %llu envelopes, %llu in flight;\n"
                  "  msgs/s acknowledged durable under the stream's fsync policy; p50/p99: APPEND -> APPENDED.\n"
-                 "  Replay: an ephemeral consumer reads the stream back from its first offset. nats: JetStream\n"
+                 "  Replay: an ephemeral consumer reads the stream back from its first offset (from the segment\n"
+                 "  files itself, as any consumer on weftd's host does: docs/sidecar.md). nats: JetStream\n"
                  "  (file storage, acknowledged before its fsync, like os), the same messages in flight; its ack\n"
                  "  latency is per message, Weft's per APPEND.\n\n",
                  static_cast<unsigned long long>(options.append_batch),

@@ -8,7 +8,8 @@
 //
 // The replayer pings weftd once (untimed), then starts an ephemeral consumer at the stream's first offset and
 // acknowledges every delivery (the client batches the acknowledgements into ranges), counting until `count`
-// messages arrived: the read-back rate of a stored stream. Credit 16,384: replay is paced by credit round trips below that (1,024 gave ~60% of its rate),
+// messages arrived: the read-back rate of a stored stream. Over ipc the client reads the records from the
+// segment files itself (DELIVER_FILE), as every consumer on weftd's host does by default. Credit 16,384: replay is paced by credit round trips below that (1,024 gave ~60% of its rate),
 // and no faster above it; the bench's messages are small, so what it holds in flight stays small.
 #include <algorithm>
 #include <optional>
