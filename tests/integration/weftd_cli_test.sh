@@ -183,6 +183,10 @@ test_large_credit() {
   [[ $(info_field big messages | tr -d ,) == 70000 ]] || fail "stream info counts $(info_field big messages) messages"
   expect_ok ack "$WEFT" sub --stream big --from first --credit 4096 --until-end --raw --timeout "$DEADLINE_S"
   [[ $(lines_of ack) -eq 70000 ]] || fail "--credit 4096 replayed $(lines_of ack) of 70000 messages"
+  # Over ipc, a consumer that acknowledges reads the records from the segment files itself (DELIVER_FILE).
+  expect_ok status "$WEFT" stream status
+  grep -Eq '^ *deliveries_read_by_clients +70,000$' "$WORK/status.out" ||
+    fail "the replay did not read the segment files itself: $(grep -E 'deliveries|read' "$WORK/status.out")"
   expect_ok noack "$WEFT" sub --stream big --from first --credit 8192 --no-ack --until-end --raw \
     --timeout "$DEADLINE_S"
   [[ $(lines_of noack) -eq 70000 ]] || fail "--credit 8192 --no-ack replayed $(lines_of noack) of 70000 messages"
