@@ -51,14 +51,15 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
                           std::size_t bytes, std::chrono::milliseconds timeout, Completion on_complete,
                           bool to_queues_only, Clock::TimePoint now, ByteBuffer* holder) {
   Entry& entry = entries_.emplace(sequence);
-  entry.subject.assign(subject);
-  if (holder != nullptr) {
+  entry.skip = static_cast<std::uint32_t>(subject.size());
+  if (holder != nullptr && envelope == holder->data() + subject.size()) {
     // The slot's buffer, just written, becomes the entry's; the entry's (recycled, cleared) goes to the slot.
-    entry.skip = static_cast<std::size_t>(envelope - holder->data());
+    // It holds the subject, then the envelope, as Entry::held does.
     holder->resize(entry.skip + bytes);  // nothing past the envelope
     entry.held.swap(*holder);
   } else {
-    assign_bytes(entry.held, envelope, bytes);
+    assign_bytes(entry.held, reinterpret_cast<const std::byte*>(subject.data()), subject.size());
+    append_bytes(entry.held, envelope, bytes);
   }
   entry.expires = now + timeout;
   entry.on_complete = std::move(on_complete);
@@ -69,7 +70,8 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
   }
   if (store_ && entry.owed > 0) {
     auto kept_envelope = shared_copy(entry.envelope());
-    if (Status kept = store_->add_entry({sequence, entry.subject, std::move(kept_envelope), owed_by}); !kept) {
+    if (Status kept = store_->add_entry({sequence, std::string(entry.subject()), std::move(kept_envelope), owed_by});
+        !kept) {
       context_.limited_log.warn(kLogReliable, "the disk outbox could not keep a message: " + kept.message());
     }
   }
@@ -91,7 +93,7 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
     Entry& dropped = *entries_.find(oldest);
     forget_deliveries(dropped, oldest, nullptr);
     NodeCounters::add(context_.counters.outbox_dropped);
-    dropped.failure = "dropped: the outbox was full (OutboxPolicy::kDropOldest)";
+    dropped.more().failure = "dropped: the outbox was full (OutboxPolicy::kDropOldest)";
     complete(oldest, dropped);
     entries_.erase(oldest);
   }
@@ -259,7 +261,7 @@ void PublisherEngine::owe(Target& target, Entry& entry, std::uint64_t sequence) 
   if (entry.owed++ == 0) {
     entry.first_owed = {&target, dseq};
   } else {
-    entry.more_owed.push_back({&target, dseq});
+    entry.more().more_owed.push_back({&target, dseq});
   }
 }
 
@@ -276,7 +278,7 @@ void PublisherEngine::forget_deliveries(Entry& entry, std::uint64_t sequence, st
     target.deliveries.erase(owed.dseq);
   };
   forget(entry.first_owed);
-  for (const Owed& owed : entry.more_owed) forget(owed);
+  for (const Owed& owed : entry.more_owed()) forget(owed);
 }
 
 bool PublisherEngine::ack_wait_applies(Target& target, std::uint64_t dseq, Clock::TimePoint when) {
@@ -305,7 +307,7 @@ void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dea
   if (entry == nullptr) return;
   if (!dead_letter_reason.empty()) {
     DeadLetter letter;
-    letter.subject = entry->subject;
+    letter.subject = entry->subject();
     letter.consumer = target.key;
     letter.deliveries = attempts;
     letter.last_error = dead_letter_reason;
@@ -314,11 +316,11 @@ void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dea
     Status stored = dead_letters_ ? dead_letters_->put(letter) : Status::unavailable("no dead-letter queue");
     NodeCounters::add(context_.counters.dead_lettered);
     if (!stored) NodeCounters::add(context_.counters.dead_letter_failures);
-    context_.limited_log.warn(kLogReliable, "dead-lettered a message on '" + entry->subject + "' for '" +
+    context_.limited_log.warn(kLogReliable, "dead-lettered a message on '" + std::string(entry->subject()) + "' for '" +
                                                 target.key + "' after " + std::to_string(attempts) +
                                                 " deliveries: " + dead_letter_reason +
                                                 (stored ? "" : " (and could not store it: " + stored.message() + ")"));
-    entry->failure = "dead-lettered by '" + target.key + "' after " + std::to_string(attempts) +
+    entry->more().failure = "dead-lettered by '" + target.key + "' after " + std::to_string(attempts) +
                      " deliveries: " + dead_letter_reason;
   }
   if (--entry->owed == 0) {
@@ -330,7 +332,7 @@ void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dea
 void PublisherEngine::complete(std::uint64_t sequence, Entry& entry, bool settled_for_good) {
   // Abandoned at a stop, a message stays unsettled on disk: the next start sends it again.
   if (store_ && settled_for_good) (void)store_->settled(sequence);
-  Status status = entry.failure.empty() ? Status::ok() : Status::unavailable(entry.failure);
+  Status status = entry.failed() ? Status::unavailable(entry.rare->failure) : Status::ok();
   if (status) {
     NodeCounters::add(context_.counters.reliable_acknowledged);
   } else {
@@ -574,7 +576,7 @@ std::size_t PublisherEngine::expire(Clock::TimePoint now) {
     std::string waiting;
     forget_deliveries(*entry, *sequence, &waiting);
     NodeCounters::add(context_.counters.reliable_expired);
-    entry->failure = "not acknowledged in time by " + (waiting.empty() ? std::string("its consumers") : waiting);
+    entry->more().failure = "not acknowledged in time by " + (waiting.empty() ? std::string("its consumers") : waiting);
     complete(*sequence, *entry);
     entries_.erase(*sequence);
     ++work;
@@ -598,8 +600,9 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
   }
   for (const auto& e : recovered.entries) {
     Entry& entry = entries_.emplace(e.sequence);
-    entry.subject = e.subject;
-    assign_bytes(entry.held, e.envelope->data(), e.envelope->size());
+    entry.skip = static_cast<std::uint32_t>(e.subject.size());
+    assign_bytes(entry.held, reinterpret_cast<const std::byte*>(e.subject.data()), e.subject.size());
+    append_bytes(entry.held, e.envelope->data(), e.envelope->size());
     entry.expires = now + kRestoredTimeout;
     for (const auto& key : e.owed_by) {
       auto it = targets_.find(key);
@@ -639,7 +642,7 @@ Clock::TimePoint PublisherEngine::next_deadline() {
 
 void PublisherEngine::abandon(const std::string& why) {
   entries_.for_each([&](std::uint64_t sequence, Entry& entry) {
-    entry.failure = why + (store_ ? " (it stays in the disk outbox and is sent again at the next start)" : "");
+    entry.more().failure = why + (store_ ? " (it stays in the disk outbox and is sent again at the next start)" : "");
     complete(sequence, entry, false);
   });
   entries_.clear();
