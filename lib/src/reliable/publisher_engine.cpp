@@ -75,7 +75,7 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
       context_.limited_log.warn(kLogReliable, "the disk outbox could not keep a message: " + kept.message());
     }
   }
-  NodeCounters::add(context_.counters.reliable_published);
+  NodeCounters::add_single_writer(context_.counters.reliable_published);  // the I/O thread's alone
   if (entry.owed == 0) {
     // Nobody registered interest: there is nobody to wait for.
     NodeCounters::add(context_.counters.reliable_unrouted);
@@ -334,9 +334,9 @@ void PublisherEngine::complete(std::uint64_t sequence, Entry& entry, bool settle
   if (store_ && settled_for_good) (void)store_->settled(sequence);
   Status status = entry.failed() ? Status::unavailable(entry.rare->failure) : Status::ok();
   if (status) {
-    NodeCounters::add(context_.counters.reliable_acknowledged);
+    NodeCounters::add_single_writer(context_.counters.reliable_acknowledged);  // the I/O thread's alone
   } else {
-    NodeCounters::add(context_.counters.reliable_failed);
+    NodeCounters::add_single_writer(context_.counters.reliable_failed);
   }
   ++released_messages_;
   released_bytes_ += entry.envelope().size();
