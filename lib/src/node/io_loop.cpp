@@ -257,7 +257,7 @@ bool IoLoop::send_batch(std::string_view subject, zmq::message_t& body, std::siz
 
 void IoLoop::finish_publications(std::size_t count) {
   PublishQueue& queue = context_.publish_queue;
-  for (std::size_t i = 0; i < count; ++i) queue.pop();
+  queue.pop(count);
   queue.notify_room();
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (context_.flush_waiters.load(std::memory_order_relaxed) > 0) {
