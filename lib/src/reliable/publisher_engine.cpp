@@ -223,7 +223,7 @@ void PublisherEngine::drop_member(Target& target, const std::string& id, const s
 void PublisherEngine::requeue(Target& target, std::uint64_t dseq, Delivery& delivery, const std::string& why,
                               bool ack_wait_expired) {
   delivery.in_flight = false;
-  if (delivery.last_error.empty()) delivery.last_error = why;
+  if (!delivery.has_error()) delivery.set_error(why);
   if (Member* member = member_by_handle(target, delivery.member)) {
     if (ack_wait_expired) {
       ++member->expired_held;
@@ -233,7 +233,7 @@ void PublisherEngine::requeue(Target& target, std::uint64_t dseq, Delivery& deli
     }
   }
   if (delivery.attempt >= target.max_deliver) {
-    settle(target, dseq, delivery.last_error);  // a copy: settling recycles the delivery
+    settle(target, dseq, *delivery.last_error);  // a copy: settling recycles the delivery
     return;
   }
   NodeCounters::add(context_.counters.reliable_redelivered);
@@ -400,9 +400,9 @@ void PublisherEngine::on_nak(const control::Nak& nak, Clock::TimePoint now) {
       continue;
     }
     NodeCounters::add(context_.counters.reliable_naks);
-    d->last_error = nak.reason.empty() ? "nak" : nak.reason;
+    d->set_error(nak.reason.empty() ? std::string_view("nak") : std::string_view(nak.reason));
     d->not_before = now + std::chrono::milliseconds(item.delay_ms);
-    requeue(target, item.dseq, *d, d->last_error);
+    requeue(target, item.dseq, *d, *d->last_error);
   }
 }
 
@@ -558,8 +558,8 @@ std::size_t PublisherEngine::expire(Clock::TimePoint now) {
     while (auto dseq = target.ack_timers.take_due(now, ack_applies)) {
       Delivery* d = target.deliveries.find(*dseq);
       NodeCounters::add(context_.counters.ack_timeouts);
-      d->last_error = "not acknowledged within the ack wait";
-      requeue(target, *dseq, *d, d->last_error, /*ack_wait_expired=*/true);
+      d->set_error("not acknowledged within the ack wait");
+      requeue(target, *dseq, *d, *d->last_error, /*ack_wait_expired=*/true);
       ++work;
     }
     // Heartbeats tell each member how far it was sent, so a lost tail is noticed.
