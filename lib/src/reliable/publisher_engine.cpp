@@ -332,29 +332,43 @@ void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dea
 void PublisherEngine::complete(std::uint64_t sequence, Entry& entry, bool settled_for_good) {
   // Abandoned at a stop, a message stays unsettled on disk: the next start sends it again.
   if (store_ && settled_for_good) (void)store_->settled(sequence);
-  Status status = entry.failed() ? Status::unavailable(entry.rare->failure) : Status::ok();
-  if (status) {
+  const bool failed = entry.failed();
+  if (!failed) {
     NodeCounters::add_single_writer(context_.counters.reliable_acknowledged);  // the I/O thread's alone
   } else {
     NodeCounters::add_single_writer(context_.counters.reliable_failed);
   }
   ++released_messages_;
   released_bytes_ += entry.envelope().size();
-  if (entry.on_complete) completions_.emplace_back(std::move(entry.on_complete), std::move(status));
+  if (entry.on_complete) {
+    if (failed) {
+      completions_.failed.emplace_back(completions_.callbacks.size(), Status::unavailable(entry.rare->failure));
+    }
+    completions_.callbacks.push_back(std::move(entry.on_complete));
+  }
 }
 
 void PublisherEngine::flush_completions() {
   context_.release_outbox(released_messages_, released_bytes_);
   released_messages_ = 0;
   released_bytes_ = 0;
-  if (completions_.empty()) return;
-  const std::size_t batch_size = completions_.size();
+  if (completions_.callbacks.empty()) return;
+  const std::size_t batch_size = completions_.callbacks.size();
   context_.post_to_dispatcher([batch = std::move(completions_)]() mutable {
-    for (auto& [callback, status] : batch) callback(status);
+    const Status ok = Status::ok();
+    auto failed = batch.failed.begin();
+    for (std::size_t i = 0; i < batch.callbacks.size(); ++i) {
+      if (failed != batch.failed.end() && failed->first == i) {
+        batch.callbacks[i](failed->second);
+        ++failed;
+      } else {
+        batch.callbacks[i](ok);
+      }
+    }
   });
-  completions_.clear();
+  completions_ = Completions{};
   // The batch took the buffer: make room for one as large at once rather than growing by doubling each pass.
-  completions_.reserve(batch_size);
+  completions_.callbacks.reserve(batch_size);
 }
 
 void PublisherEngine::on_ack(const PeerRef& from, const control::Ack& ack, Clock::TimePoint now) {

@@ -49,8 +49,8 @@ class PublisherEngine final : public ControlHandler {
   // which goes to one member of a matching queue group and to no durable subscriber. `now` arms the publish
   // timeout; the I/O loop reads the clock once per batch, not once per message. `holder`, when given, is the
   // buffer that holds `envelope` (a publish-queue slot's: the subject, then the envelope): the outbox takes it
-  // over and gives back an empty one of its own, instead of copying the subject and the envelope into its own. `subject` must not point into
-  // it past this call.
+  // over and gives back an empty one of its own, instead of copying the subject and the envelope into its own.
+  // `subject` must not point into it past this call.
   void add(std::uint64_t sequence, std::string_view subject, const std::byte* envelope, std::size_t bytes,
            std::chrono::milliseconds timeout, Completion on_complete, bool to_queues_only, Clock::TimePoint now,
            ByteBuffer* holder = nullptr);
@@ -242,8 +242,14 @@ class PublisherEngine final : public ControlHandler {
   std::vector<Target*> matched_;
   Clock::TimePoint next_sweep_{};
   // Completed since the last flush_completions(), with their outcome: posted to the dispatcher as one task, not
-  // one std::function (an allocation) per message.
-  std::vector<std::pair<Completion, Status>> completions_;
+  // one std::function (an allocation) per message. The outcome is kept only for those that failed, by their
+  // index among the callbacks: the others are ok, and a Status per message (40 bytes) was as much again as
+  // the callback to write and read.
+  struct Completions {
+    std::vector<Completion> callbacks;                   // in the order the messages completed
+    std::vector<std::pair<std::size_t, Status>> failed;  // (index into callbacks, outcome), in that order
+  };
+  Completions completions_;
   std::size_t released_messages_ = 0;
   std::size_t released_bytes_ = 0;
 };
