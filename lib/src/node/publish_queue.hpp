@@ -151,7 +151,7 @@ class PublishQueue {
   }
 
   // Consumer. Frees the `count` slots at the head (as many as front()/peek() showed). Their bytes go back with
-  // one atomic add, not one per message: a locked instruction waits for every store before it, and a batch's
+  // one atomic subtraction, not one per message: a locked instruction waits for every store before it, and a batch's
   // slots and buffers are cold memory.
   void pop(std::size_t count = 1) noexcept {
     std::size_t released = 0;

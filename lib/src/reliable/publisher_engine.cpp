@@ -321,7 +321,7 @@ void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dea
                                                 " deliveries: " + dead_letter_reason +
                                                 (stored ? "" : " (and could not store it: " + stored.message() + ")"));
     entry->more().failure = "dead-lettered by '" + target.key + "' after " + std::to_string(attempts) +
-                     " deliveries: " + dead_letter_reason;
+                            " deliveries: " + dead_letter_reason;
   }
   if (--entry->owed == 0) {
     complete(sequence, *entry);
