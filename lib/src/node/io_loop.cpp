@@ -201,7 +201,7 @@ zmq::message_t IoLoop::build_batch(std::size_t count, std::size_t bytes) {
 // Gives a message its stream and sequence as it leaves. An at-least-once message takes the outbox's stream
 // and sequence; returns that sequence (0 for the others).
 std::uint64_t IoLoop::stamp(PublishItem& item) {
-  if (!item.reliable || reliable_ == nullptr) {
+  if (!item.reliable() || reliable_ == nullptr) {
     stamp_sequence(item.envelope(), next_sequence_++);
     return 0;
   }
@@ -216,10 +216,9 @@ std::uint64_t IoLoop::stamp(PublishItem& item) {
 // its envelope was copied into the publish/subscribe batch already, and gets an empty buffer in exchange.
 void IoLoop::keep(PublishItem& item, std::uint64_t sequence, Clock::TimePoint now, bool hand_over) {
   if (sequence == 0) return;
-  ReliableRequest& r = *item.reliable;
   // The subject is copied by add() before it takes the buffer the view points into.
-  reliable_->add(sequence, item.subject(), item.envelope(), item.envelope_bytes(), r.timeout, std::move(r.on_complete),
-                 r.request, now, hand_over ? &item.bytes : nullptr);
+  reliable_->add(sequence, item.subject(), item.envelope(), item.envelope_bytes(), item.timeout,
+                 std::move(*item.on_complete), item.request(), now, hand_over ? &item.bytes : nullptr);
 }
 
 // True when the batch is dealt with (sent, or dropped and counted); false when it must wait (kBlock).
@@ -258,7 +257,7 @@ bool IoLoop::send_batch(std::string_view subject, zmq::message_t& body, std::siz
 
 void IoLoop::finish_publications(std::size_t count) {
   PublishQueue& queue = context_.publish_queue;
-  for (std::size_t i = 0; i < count; ++i) queue.pop();
+  queue.pop(count);
   queue.notify_room();
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (context_.flush_waiters.load(std::memory_order_relaxed) > 0) {

@@ -62,6 +62,12 @@ struct NodeCounters {
   Counter persist_appends{0};
 
   static void add(Counter& c, std::uint64_t n = 1) noexcept { c.fetch_add(n, std::memory_order_relaxed); }
+  // For a counter that only one thread ever writes (the I/O thread's per-message ones): a plain load and store.
+  // A locked add also waits for every store before it to reach the cache, and on the at-least-once path those
+  // are stores to cold memory (the outbox entry and its buffer): the wait showed as most of PublisherEngine::add.
+  static void add_single_writer(Counter& c, std::uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   [[nodiscard]] NodeStats snapshot() const;
 };
 

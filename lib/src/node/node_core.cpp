@@ -183,18 +183,15 @@ Status NodeCore::enqueue(std::string_view subject, std::span<const std::byte> pa
   envelope.timestamp_ns = context.clock.wall_ns();
   envelope.headers = header_ptr;
   envelope.payload = payload;
+  PublishQueue& queue = context.publish_queue;
   auto fill = [&](PublishItem& item) {
-    if (reliable != nullptr) {
-      item.reliable.emplace(std::move(*reliable));
-    } else {
-      item.reliable.reset();
-    }
+    // A slot comes free as best effort with no callbacks (PublishQueue::pop()): only the others have more to set.
+    if (reliable != nullptr) queue.set_request(item, std::move(*reliable));
     item.subject_bytes = static_cast<std::uint32_t>(subject.size());
     item.bytes.resize(subject.size());
     std::memcpy(item.bytes.data(), subject.data(), subject.size());
     encode_envelope(item.bytes, envelope);
   };
-  PublishQueue& queue = context.publish_queue;
   const std::size_t bytes = subject.size() + envelope_bytes;
   std::uint64_t popped_before = queue.popped();
   if (queue.try_push(bytes, fill)) {

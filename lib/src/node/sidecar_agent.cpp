@@ -79,7 +79,7 @@ std::size_t SidecarAgent::take(PublishQueue& queue) {
     stamp_sequence(item->envelope(), next_sequence_++);
     batch.bytes.insert(batch.bytes.end(), item->envelope(), item->envelope() + item->envelope_bytes());
     batch.ends.push_back(batch.bytes.size());
-    batch.completions.push_back({std::move(item->reliable->on_complete), std::move(item->reliable->on_persisted)});
+    batch.completions.push_back({std::move(*item->on_complete), std::move(queue.on_persisted(*item))});
     ++count;
   }
   submit(std::move(batch));
@@ -247,7 +247,7 @@ void SidecarAgent::stop(Transport&) {
 
 void fail_persistent(NodeContext& context, PublishItem& item, const Status& why) {
   std::vector<PersistentCompletion> one;
-  one.push_back({std::move(item.reliable->on_complete), std::move(item.reliable->on_persisted)});
+  one.push_back({std::move(*item.on_complete), std::move(context.publish_queue.on_persisted(item))});
   settle(context, std::move(one), why, {}, 0);
 }
 

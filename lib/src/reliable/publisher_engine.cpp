@@ -51,14 +51,15 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
                           std::size_t bytes, std::chrono::milliseconds timeout, Completion on_complete,
                           bool to_queues_only, Clock::TimePoint now, ByteBuffer* holder) {
   Entry& entry = entries_.emplace(sequence);
-  entry.subject.assign(subject);
-  if (holder != nullptr) {
+  entry.skip = static_cast<std::uint32_t>(subject.size());
+  if (holder != nullptr && envelope == holder->data() + subject.size()) {
     // The slot's buffer, just written, becomes the entry's; the entry's (recycled, cleared) goes to the slot.
-    entry.skip = static_cast<std::size_t>(envelope - holder->data());
+    // It holds the subject, then the envelope, as Entry::held does.
     holder->resize(entry.skip + bytes);  // nothing past the envelope
     entry.held.swap(*holder);
   } else {
-    assign_bytes(entry.held, envelope, bytes);
+    assign_bytes(entry.held, reinterpret_cast<const std::byte*>(subject.data()), subject.size());
+    append_bytes(entry.held, envelope, bytes);
   }
   entry.expires = now + timeout;
   entry.on_complete = std::move(on_complete);
@@ -69,11 +70,12 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
   }
   if (store_ && entry.owed > 0) {
     auto kept_envelope = shared_copy(entry.envelope());
-    if (Status kept = store_->add_entry({sequence, entry.subject, std::move(kept_envelope), owed_by}); !kept) {
+    if (Status kept = store_->add_entry({sequence, std::string(entry.subject()), std::move(kept_envelope), owed_by});
+        !kept) {
       context_.limited_log.warn(kLogReliable, "the disk outbox could not keep a message: " + kept.message());
     }
   }
-  NodeCounters::add(context_.counters.reliable_published);
+  NodeCounters::add_single_writer(context_.counters.reliable_published);  // the I/O thread's alone
   if (entry.owed == 0) {
     // Nobody registered interest: there is nobody to wait for.
     NodeCounters::add(context_.counters.reliable_unrouted);
@@ -91,7 +93,7 @@ void PublisherEngine::add(std::uint64_t sequence, std::string_view subject, cons
     Entry& dropped = *entries_.find(oldest);
     forget_deliveries(dropped, oldest, nullptr);
     NodeCounters::add(context_.counters.outbox_dropped);
-    dropped.failure = "dropped: the outbox was full (OutboxPolicy::kDropOldest)";
+    dropped.more().failure = "dropped: the outbox was full (OutboxPolicy::kDropOldest)";
     complete(oldest, dropped);
     entries_.erase(oldest);
   }
@@ -221,7 +223,7 @@ void PublisherEngine::drop_member(Target& target, const std::string& id, const s
 void PublisherEngine::requeue(Target& target, std::uint64_t dseq, Delivery& delivery, const std::string& why,
                               bool ack_wait_expired) {
   delivery.in_flight = false;
-  if (delivery.last_error.empty()) delivery.last_error = why;
+  if (!delivery.has_error()) delivery.set_error(why);
   if (Member* member = member_by_handle(target, delivery.member)) {
     if (ack_wait_expired) {
       ++member->expired_held;
@@ -231,7 +233,7 @@ void PublisherEngine::requeue(Target& target, std::uint64_t dseq, Delivery& deli
     }
   }
   if (delivery.attempt >= target.max_deliver) {
-    settle(target, dseq, delivery.last_error);  // a copy: settling recycles the delivery
+    settle(target, dseq, *delivery.last_error);  // a copy: settling recycles the delivery
     return;
   }
   NodeCounters::add(context_.counters.reliable_redelivered);
@@ -259,7 +261,7 @@ void PublisherEngine::owe(Target& target, Entry& entry, std::uint64_t sequence) 
   if (entry.owed++ == 0) {
     entry.first_owed = {&target, dseq};
   } else {
-    entry.more_owed.push_back({&target, dseq});
+    entry.more().more_owed.push_back({&target, dseq});
   }
 }
 
@@ -276,7 +278,7 @@ void PublisherEngine::forget_deliveries(Entry& entry, std::uint64_t sequence, st
     target.deliveries.erase(owed.dseq);
   };
   forget(entry.first_owed);
-  for (const Owed& owed : entry.more_owed) forget(owed);
+  for (const Owed& owed : entry.more_owed()) forget(owed);
 }
 
 bool PublisherEngine::ack_wait_applies(Target& target, std::uint64_t dseq, Clock::TimePoint when) {
@@ -305,7 +307,7 @@ void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dea
   if (entry == nullptr) return;
   if (!dead_letter_reason.empty()) {
     DeadLetter letter;
-    letter.subject = entry->subject;
+    letter.subject = entry->subject();
     letter.consumer = target.key;
     letter.deliveries = attempts;
     letter.last_error = dead_letter_reason;
@@ -314,12 +316,12 @@ void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dea
     Status stored = dead_letters_ ? dead_letters_->put(letter) : Status::unavailable("no dead-letter queue");
     NodeCounters::add(context_.counters.dead_lettered);
     if (!stored) NodeCounters::add(context_.counters.dead_letter_failures);
-    context_.limited_log.warn(kLogReliable, "dead-lettered a message on '" + entry->subject + "' for '" +
+    context_.limited_log.warn(kLogReliable, "dead-lettered a message on '" + std::string(entry->subject()) + "' for '" +
                                                 target.key + "' after " + std::to_string(attempts) +
                                                 " deliveries: " + dead_letter_reason +
                                                 (stored ? "" : " (and could not store it: " + stored.message() + ")"));
-    entry->failure = "dead-lettered by '" + target.key + "' after " + std::to_string(attempts) +
-                     " deliveries: " + dead_letter_reason;
+    entry->more().failure = "dead-lettered by '" + target.key + "' after " + std::to_string(attempts) +
+                            " deliveries: " + dead_letter_reason;
   }
   if (--entry->owed == 0) {
     complete(sequence, *entry);
@@ -330,29 +332,43 @@ void PublisherEngine::settle(Target& target, std::uint64_t dseq, std::string dea
 void PublisherEngine::complete(std::uint64_t sequence, Entry& entry, bool settled_for_good) {
   // Abandoned at a stop, a message stays unsettled on disk: the next start sends it again.
   if (store_ && settled_for_good) (void)store_->settled(sequence);
-  Status status = entry.failure.empty() ? Status::ok() : Status::unavailable(entry.failure);
-  if (status) {
-    NodeCounters::add(context_.counters.reliable_acknowledged);
+  const bool failed = entry.failed();
+  if (!failed) {
+    NodeCounters::add_single_writer(context_.counters.reliable_acknowledged);  // the I/O thread's alone
   } else {
-    NodeCounters::add(context_.counters.reliable_failed);
+    NodeCounters::add_single_writer(context_.counters.reliable_failed);
   }
   ++released_messages_;
   released_bytes_ += entry.envelope().size();
-  if (entry.on_complete) completions_.emplace_back(std::move(entry.on_complete), std::move(status));
+  if (entry.on_complete) {
+    if (failed) {
+      completions_.failed.emplace_back(completions_.callbacks.size(), Status::unavailable(entry.rare->failure));
+    }
+    completions_.callbacks.push_back(std::move(entry.on_complete));
+  }
 }
 
 void PublisherEngine::flush_completions() {
   context_.release_outbox(released_messages_, released_bytes_);
   released_messages_ = 0;
   released_bytes_ = 0;
-  if (completions_.empty()) return;
-  const std::size_t batch_size = completions_.size();
+  if (completions_.callbacks.empty()) return;
+  const std::size_t batch_size = completions_.callbacks.size();
   context_.post_to_dispatcher([batch = std::move(completions_)]() mutable {
-    for (auto& [callback, status] : batch) callback(status);
+    const Status ok = Status::ok();
+    auto failed = batch.failed.begin();
+    for (std::size_t i = 0; i < batch.callbacks.size(); ++i) {
+      if (failed != batch.failed.end() && failed->first == i) {
+        batch.callbacks[i](failed->second);
+        ++failed;
+      } else {
+        batch.callbacks[i](ok);
+      }
+    }
   });
-  completions_.clear();
+  completions_ = Completions{};
   // The batch took the buffer: make room for one as large at once rather than growing by doubling each pass.
-  completions_.reserve(batch_size);
+  completions_.callbacks.reserve(batch_size);
 }
 
 void PublisherEngine::on_ack(const PeerRef& from, const control::Ack& ack, Clock::TimePoint now) {
@@ -398,9 +414,9 @@ void PublisherEngine::on_nak(const control::Nak& nak, Clock::TimePoint now) {
       continue;
     }
     NodeCounters::add(context_.counters.reliable_naks);
-    d->last_error = nak.reason.empty() ? "nak" : nak.reason;
+    d->set_error(nak.reason.empty() ? std::string_view("nak") : std::string_view(nak.reason));
     d->not_before = now + std::chrono::milliseconds(item.delay_ms);
-    requeue(target, item.dseq, *d, d->last_error);
+    requeue(target, item.dseq, *d, *d->last_error);
   }
 }
 
@@ -556,8 +572,8 @@ std::size_t PublisherEngine::expire(Clock::TimePoint now) {
     while (auto dseq = target.ack_timers.take_due(now, ack_applies)) {
       Delivery* d = target.deliveries.find(*dseq);
       NodeCounters::add(context_.counters.ack_timeouts);
-      d->last_error = "not acknowledged within the ack wait";
-      requeue(target, *dseq, *d, d->last_error, /*ack_wait_expired=*/true);
+      d->set_error("not acknowledged within the ack wait");
+      requeue(target, *dseq, *d, *d->last_error, /*ack_wait_expired=*/true);
       ++work;
     }
     // Heartbeats tell each member how far it was sent, so a lost tail is noticed.
@@ -574,7 +590,7 @@ std::size_t PublisherEngine::expire(Clock::TimePoint now) {
     std::string waiting;
     forget_deliveries(*entry, *sequence, &waiting);
     NodeCounters::add(context_.counters.reliable_expired);
-    entry->failure = "not acknowledged in time by " + (waiting.empty() ? std::string("its consumers") : waiting);
+    entry->more().failure = "not acknowledged in time by " + (waiting.empty() ? std::string("its consumers") : waiting);
     complete(*sequence, *entry);
     entries_.erase(*sequence);
     ++work;
@@ -598,8 +614,9 @@ void PublisherEngine::restore(OutboxStore* store, const OutboxStore::Recovered& 
   }
   for (const auto& e : recovered.entries) {
     Entry& entry = entries_.emplace(e.sequence);
-    entry.subject = e.subject;
-    assign_bytes(entry.held, e.envelope->data(), e.envelope->size());
+    entry.skip = static_cast<std::uint32_t>(e.subject.size());
+    assign_bytes(entry.held, reinterpret_cast<const std::byte*>(e.subject.data()), e.subject.size());
+    append_bytes(entry.held, e.envelope->data(), e.envelope->size());
     entry.expires = now + kRestoredTimeout;
     for (const auto& key : e.owed_by) {
       auto it = targets_.find(key);
@@ -639,7 +656,7 @@ Clock::TimePoint PublisherEngine::next_deadline() {
 
 void PublisherEngine::abandon(const std::string& why) {
   entries_.for_each([&](std::uint64_t sequence, Entry& entry) {
-    entry.failure = why + (store_ ? " (it stays in the disk outbox and is sent again at the next start)" : "");
+    entry.more().failure = why + (store_ ? " (it stays in the disk outbox and is sent again at the next start)" : "");
     complete(sequence, entry, false);
   });
   entries_.clear();
