@@ -248,11 +248,6 @@ void print_more_tables(std::FILE* out, const std::vector<Row>& rows, const Bench
 
 }  // namespace
 
-std::string human_rate(double value) {
-  if (value >= 1e6) return format("%.3gM", value / 1e6);
-  if (value >= 1e3) return format("%.3gk", value / 1e3);
-  return format("%.3g", value);
-}
 
 std::string placement_of(const BenchOptions& options, Pattern pattern) {
   if (!options.pin) return "os";

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "bench/bench_options.hpp"
+#include "bench/human_rate.hpp"
 #include "bench/summary.hpp"
 
 namespace weft::cli::bench {
@@ -38,7 +39,5 @@ std::string placement_of(const BenchOptions& options, Pattern pattern);
 void print_table(std::FILE* out, const std::vector<Row>& rows, const BenchOptions& options);
 void print_json(std::FILE* out, const std::vector<Row>& rows, const BenchOptions& options);
 
-// "4.12M", "830k", "97.5": three significant digits with a k/M suffix.
-std::string human_rate(double value);
 
 }  // namespace weft::cli::bench
