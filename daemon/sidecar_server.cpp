@@ -335,6 +335,8 @@ void SidecarServer::on_append(const std::string& peer, const Header& header, Fra
   }
   std::vector<log::RecordInput> records;
   records.reserve(frames.body_size());
+  std::vector<std::string> keys;  // the records' keys point here: reserved, so that they never move
+  keys.reserve(frames.body_size());
   std::size_t total = 0;
   std::vector<HeaderRef> scratch;
   for (std::size_t i = 0; i < frames.body_size(); ++i) {
@@ -361,7 +363,32 @@ void SidecarServer::on_append(const std::string& peer, const Header& header, Fra
                        "envelope " + std::to_string(i) + " has subject '" + std::string(view.subject) +
                            "', the append '" + fields->subject + "'");
     }
-    records.push_back({envelope, std::nullopt});
+    log::RecordInput record{envelope, std::nullopt};
+    const HeadersView headers(view.headers);
+    const std::optional<std::string_view> key = headers.get(sidecar::kKeyHeader);
+    if (const auto tombstone = headers.get(sidecar::kTombstoneHeader)) {
+      if (*tombstone != "true" && *tombstone != "1") {
+        return refuse(ErrorKind::kInvalid, "envelope " + std::to_string(i) + ": " +
+                                               std::string(sidecar::kTombstoneHeader) + " must be true or 1, not '" +
+                                               std::string(*tombstone) + "'");
+      }
+      if (!key) {
+        return refuse(ErrorKind::kInvalid, "envelope " + std::to_string(i) + " is a tombstone without a " +
+                                               std::string(sidecar::kKeyHeader) + " header (the key it deletes)");
+      }
+      record.tombstone = true;
+    }
+    if (key) {
+      if (key->size() > log::kMaxKeyBytes) {
+        ++counters_.too_large;
+        return refuse(ErrorKind::kTooLarge, "envelope " + std::to_string(i) + ": a " +
+                                                std::string(sidecar::kKeyHeader) + " of " +
+                                                std::to_string(key->size()) + " bytes (at most 65,535)");
+      }
+      const std::string& kept = keys.emplace_back(*key);
+      record.key = std::as_bytes(std::span(kept.data(), kept.size()));
+    }
+    records.push_back(record);
   }
   const std::string stream_name = stream->name();
   auto appended = stream->append(
@@ -482,7 +509,7 @@ void SidecarServer::on_consume(const std::string& peer, const Header& header, Cl
   const std::string& name = fields->durable.empty() ? fields->group : fields->durable;
   sidecar::ConsumingFields ready{member_id,         stream->name(), name, attached->start_offset,
                                  stream->log().end_offset(), attached->resumed, identity_.server_id, fields->packed,
-                                 local_read};
+                                 local_read, stream->config().compact};
   // Sent even without a request id: the member id names every later message.
   send(peer, sidecar::make_message(Kind::kConsuming, id, ready));
 }

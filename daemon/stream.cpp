@@ -311,6 +311,25 @@ Result<std::size_t> Stream::apply_retention(std::int64_t now_ns) {
                                          std::to_string(data->bytes_deleted) + " bytes; it now starts at offset " +
                                          std::to_string(data->first_offset));
   }
+  if (config_.compact) {
+    constexpr std::int64_t kHourNs = 3'600'000'000'000;
+    const std::uint64_t rolls = log_->stats().segments_rolled;
+    if (!compacted_at_rolls_ || *compacted_at_rolls_ != rolls || now_ns - compacted_at_ns_ >= kHourNs) {
+      auto compacted = log_->compact(now_ns);
+      if (!compacted) return compacted.status().with_context("compacting stream '" + name() + "'");
+      compacted_at_rolls_ = rolls;
+      compacted_at_ns_ = now_ns;
+      for (const std::string& why : compacted->skipped) {
+        env_.logger.warn("stream '" + name() + "': compaction left a segment as it was: " + why);
+      }
+      if (compacted->records_removed > 0) {
+        env_.logger.log(LogLevel::kInfo,
+                        "stream '" + name() + "': compaction removed " + std::to_string(compacted->records_removed) +
+                            " superseded message(s) from " + std::to_string(compacted->segments_rewritten) +
+                            " segment(s), " + std::to_string(compacted->bytes_reclaimed) + " bytes");
+      }
+    }
+  }
   return data->segments_deleted + letters->segments_deleted;
 }
 

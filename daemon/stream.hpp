@@ -119,6 +119,10 @@ class Stream {
   std::map<std::uint64_t, Consumer*> members_;                    // member id -> its consumer
   Clock::TimePoint next_flush_{};
   bool consumers_dirty_ = false;
+  // Compaction (config.compact) runs from apply_retention() once a segment was sealed since the last run (its
+  // records may supersede older ones), or an hour after it (tombstones age out).
+  std::optional<std::uint64_t> compacted_at_rolls_;
+  std::int64_t compacted_at_ns_ = 0;
   bool failure_reported_ = false;
   bool dead_letter_failure_reported_ = false;
   bool stopped_ = false;

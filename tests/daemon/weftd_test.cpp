@@ -856,5 +856,106 @@ TEST_F(WeftdTest, AConsumerReadingTheSegmentFilesNeverHandsOverADamagedRecord) {
   EXPECT_EQ(i.consumers.at(0).skipped, 1u) << "weftd steps over the damaged record and counts it";
 }
 
+TEST_F(WeftdTest, ACompactedStreamKeepsTheNewestMessageOfEachKeyAndATombstoneDeletesItsKey) {
+  stop();
+  configured_ = {stream_config("orders", {"orders.>"})};
+  configured_[0].segment_bytes = 1024;
+  configured_[0].compact = true;
+  start();
+  std::map<std::uint64_t, std::string> appended;  // offset -> payload
+  auto publish_keyed = [&](const std::string& key, const std::string& payload, const char* tombstone = nullptr) {
+    Headers headers;
+    if (!key.empty()) headers.set("weft-key", key);
+    if (tombstone != nullptr) headers.set("weft-tombstone", tombstone);
+    detail::ByteBuffer buffer;
+    detail::OutgoingEnvelope e;
+    e.stream = 42;
+    e.sequence = appended.size() + 1;
+    e.subject = "orders.new";
+    e.headers = &headers;
+    e.payload = as_bytes(payload);
+    detail::encode_envelope(buffer, e);
+    const std::span<const std::byte> one(buffer.data(), buffer.size());
+    std::optional<Status> answer;
+    std::uint64_t offset = 0;
+    EXPECT_TRUE(producer_->append("orders.new", std::span(&one, 1), [&](const Status& st, const sc::AppendAck& a) {
+      answer = st;
+      offset = a.first_offset;
+    }).is_ok());
+    for (int i = 0; i < 20 && !answer; ++i) step();
+    return answer.value_or(Status::timeout("no answer"));
+  };
+  for (int n = 0; n < 60; ++n) {
+    const std::string key = n % 4 == 3 ? "" : std::string(1, static_cast<char>('a' + n % 4));
+    const std::string payload = (key.empty() ? "plain" : key) + "=" + std::to_string(n);
+    ASSERT_TRUE(publish_keyed(key, payload).is_ok());
+    appended[static_cast<std::uint64_t>(n)] = payload;
+  }
+  ASSERT_TRUE(publish_keyed("b", "b=deleted", "true").is_ok());
+  appended[60] = "b=deleted";
+  for (int n = 61; n < 100; ++n) {  // unkeyed, so that the keyed ones end up in sealed segments
+    ASSERT_TRUE(publish_keyed("", "plain=" + std::to_string(n)).is_ok());
+    appended[static_cast<std::uint64_t>(n)] = "plain=" + std::to_string(n);
+  }
+  // Refused: a tombstone without the key it deletes, and one that is not "true" or "1".
+  EXPECT_EQ(publish_keyed("", "x", "true").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(publish_keyed("a", "x", "yes").code(), ErrorCode::kInvalidArgument);
+
+  weftd_->streams().apply_retention();  // compaction runs with retention
+  EXPECT_TRUE(logged("stream 'orders': compaction removed")) << "compaction ran";
+  std::vector<std::vector<Received>> reads;
+  for (bool local : {false, true}) {
+    auto reader = client(local ? "local" : "copy", true, local ? &fs_ : nullptr);
+    attach(reader);
+    std::vector<Received> got;
+    const auto id = consume(*reader, fields("orders"), got);
+    for (int i = 0; i < 20 && (got.empty() || got.back().offset < 99); ++i) step();
+    ASSERT_FALSE(got.empty());
+    EXPECT_EQ(got.back().offset, 99u);
+    std::map<char, std::string> newest;
+    std::size_t plain = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      if (i > 0) {
+        EXPECT_LT(got[i - 1].offset, got[i].offset);
+      }
+      EXPECT_EQ(got[i].payload, appended[got[i].offset]) << "offset " << got[i].offset << " is what was appended there";
+      EXPECT_EQ(got[i].attempt, 1u);
+      if (got[i].payload.starts_with("plain")) {
+        ++plain;
+      } else {
+        newest[got[i].payload[0]] = got[i].payload;
+      }
+    }
+    EXPECT_EQ(plain, 15u + 39u) << "messages without a key are never compacted";
+    EXPECT_EQ(newest['a'], "a=56");
+    EXPECT_EQ(newest['b'], "b=deleted") << "the tombstone is read until its retention ends";
+    EXPECT_EQ(newest['c'], "c=58");
+    EXPECT_LT(got.size(), appended.size()) << "older messages of a key are gone";
+    step();
+    auto i = info(*producer_, "orders").value();
+    for (const auto& c : i.consumers) {
+      if (c.ack_floor != 100u) ADD_FAILURE() << "a consumer's ack floor is " << c.ack_floor << ", not past the end";
+    }
+    if (local) {
+      EXPECT_EQ(reader->stats().deliveries_read, got.size()) << "read from the rewritten files";
+      EXPECT_EQ(reader->stats().read_failures, 0u);
+    }
+    (void)reader->unconsume(id);
+    step();
+    reads.push_back(std::move(got));
+  }
+  ASSERT_EQ(reads.size(), 2u);
+  EXPECT_EQ(reads[0].size(), reads[1].size()) << "a reader of the files sees what a reader of copies sees";
+  // Past the tombstone retention (1 day), the tombstone goes too; the key is then gone.
+  clock_.advance(std::chrono::hours(25));
+  weftd_->streams().apply_retention();
+  auto reader = client("later");
+  attach(reader);
+  std::vector<Received> got;
+  consume(*reader, fields("orders"), got);
+  for (int i = 0; i < 20 && (got.empty() || got.back().offset < 99); ++i) step();
+  for (const Received& r : got) EXPECT_FALSE(r.payload.starts_with("b=")) << r.payload;
+}
+
 }  // namespace
 }  // namespace weft::testing

@@ -418,6 +418,34 @@ test_malformed() {
   stop_weftd
 }
 
+# A compacted stream: updates of three keys, a tombstone, and enough messages without a key after them that
+# the updates end up in sealed segments; weftd compacts with its retention pass (every 100 ms here).
+test_compaction() {
+  start_weftd --retention-interval 100ms
+  expect_ok add "$WEFT" stream add prices --subject 'prices.>' --compact --segment-bytes 4K
+  info_field prices compaction | grep -q 'newest message per key' || fail "stream info does not show compaction"
+  local round key
+  for round in 1 2 3 4 5; do
+    for key in k0 k1 k2; do
+      expect_ok "pub_$key$round" "$WEFT" stream pub prices.x "$key=$round" --header "weft-key=$key"
+    done
+  done
+  expect_ok tombstone "$WEFT" stream pub prices.x 'k1 deleted' --header weft-key=k1 --header weft-tombstone=true
+  run bad_tombstone "$WEFT" stream pub prices.x 'no key' --header weft-tombstone=true
+  [[ $STATUS -ne 0 ]] || fail "a tombstone without a weft-key was taken"
+  expect_ok filler "$WEFT" stream pub prices.x --size 200 --count 60
+  compacted() { grep -qs "stream 'prices': compaction removed" "$WORK/weftd.err"; }
+  wait_until compacted || fail "weftd did not compact the stream"
+  expect_ok replay "$WEFT" sub --stream prices --from first --until-end --raw --timeout "$DEADLINE_S"
+  [[ $(grep -c '^k' "$WORK/replay.out") -eq 3 ]] ||
+    fail "expected the newest of k0 and k2 and k1's tombstone, got: $(grep '^k' "$WORK/replay.out" | tr '\n' ' ')"
+  grep -qx 'k0=5' "$WORK/replay.out" && grep -qx 'k2=5' "$WORK/replay.out" &&
+    grep -qx 'k1 deleted' "$WORK/replay.out" || fail "the newest message of a key is missing: $(grep '^k' "$WORK/replay.out" | tr '\n' ' ')"
+  [[ $(lines_of replay) -eq 63 ]] || fail "replayed $(lines_of replay) messages, expected 3 keyed and 60 without a key"
+  expect_ok verify "$WEFT" log verify "$DATA/streams/prices"
+  stop_weftd
+}
+
 ALL_CASES=(help stream_admin publish_replay large_credit durable_resume dead_letters sigterm log_tools damage
-           config_file malformed readme_story)
+           config_file malformed readme_story compaction)
 run_cases "$@"

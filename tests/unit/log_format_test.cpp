@@ -137,7 +137,7 @@ TEST(LogRecord, ANewerWritersHeaderExtensionIsSkipped) {
   const std::vector<std::byte> ext = {std::byte{0xAA}, std::byte{0xBB}, std::byte{0xCC}};
   rec.insert(rec.begin() + kRecordHeaderSize, ext.begin(), ext.end());
   rec[kExtLengthAt] = std::byte{3};
-  rec[kFlagsAt] |= std::byte{0x02};  // a compatible flag this reader does not know
+  rec[kFlagsAt] |= std::byte{0x04};  // a compatible flag this reader does not know
   store_u32(rec.data(), static_cast<std::uint32_t>(rec.size() - kLengthFieldSize));
   reseal(rec);
   const Decoded d = decode_record(rec, 1 << 20);
@@ -149,9 +149,35 @@ TEST(LogRecord, ANewerWritersHeaderExtensionIsSkipped) {
 TEST(LogRecord, AnIncompatibleFlagIsUnsupportedNotMisread) {
   const auto value = bytes("compressed, say");
   auto rec = encode({value, std::nullopt}, 5, 10);
-  rec[kFlagsAt] |= std::byte{0x10};
+  rec[kFlagsAt] |= std::byte{0x20};
   reseal(rec);
   EXPECT_EQ(decode_record(rec, 1 << 20).outcome, DecodeOutcome::kUnsupported);
+}
+
+TEST(LogRecord, ARemovedRecordKeepsItsOffsetAndTimeAndNothingElse) {
+  const auto rec = encode({{}, std::nullopt, false, true}, 7, 11);
+  EXPECT_EQ(rec.size(), kRecordHeaderSize);
+  const Decoded d = decode_record(rec, 1 << 20);
+  ASSERT_EQ(d.outcome, DecodeOutcome::kRecord) << d.reason;
+  EXPECT_TRUE(d.record.removed());
+  EXPECT_EQ(d.record.offset, 7u);
+  EXPECT_EQ(d.record.timestamp, 11);
+  // A removed record that still carries a value is damage, not a message.
+  const auto value = bytes("v");
+  auto with_value = encode({value, std::nullopt}, 7, 11);
+  with_value[kFlagsAt] |= std::byte{kFlagRemoved};
+  reseal(with_value);
+  EXPECT_EQ(decode_record(with_value, 1 << 20).outcome, DecodeOutcome::kCorrupt);
+}
+
+TEST(LogRecord, ATombstoneKeepsItsKey) {
+  const auto key = bytes("k");
+  const auto rec = encode({{}, key, true, false}, 3, 4);
+  const Decoded d = decode_record(rec, 1 << 20);
+  ASSERT_EQ(d.outcome, DecodeOutcome::kRecord) << d.reason;
+  EXPECT_TRUE(d.record.tombstone());
+  EXPECT_FALSE(d.record.removed());
+  EXPECT_EQ(text(*d.record.key), "k");
 }
 
 TEST(LogRecord, KeyLengthWithoutTheKeyFlagIsCorrupt) {

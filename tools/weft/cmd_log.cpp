@@ -199,7 +199,7 @@ int cmd_dump(int argc, char** argv) {
       at = next;
       continue;
     }
-    if (batch->empty()) break;
+    if (batch->empty() && batch->next_offset() <= at) break;  // past records compaction removed, it moves on
     for (const lg::LogRecord& r : batch->records()) {
       if (count != 0 && printed >= count) break;
       out.clear();

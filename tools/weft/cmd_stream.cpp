@@ -121,6 +121,12 @@ void print_info(const sc::StreamInfo& i) {
   std::printf("retention:       %s\n", retention_text(c).c_str());
   std::printf("segment bytes:   %s\n", sc::format_bytes_binary(c.segment_bytes).c_str());
   std::printf("max message:     %s\n", sc::format_bytes_binary(c.max_message_bytes).c_str());
+  if (c.compact) {
+    std::printf("compaction:      newest message per key; tombstones kept %s\n",
+                sc::format_duration_ms(c.tombstone_retention_ms).c_str());
+  } else {
+    std::printf("compaction:      off\n");
+  }
   std::printf("first offset:    %llu\n", static_cast<unsigned long long>(i.first_offset));
   if (i.last_offset) {
     std::printf("last offset:     %llu\n", static_cast<unsigned long long>(*i.last_offset));
@@ -160,7 +166,9 @@ int cmd_add(int argc, char** argv) {
   sc::StreamConfig config;
   std::vector<std::string> subjects;
   std::string retention_age, retention_bytes, fsync, fsync_interval, segment_bytes, max_message, dlq_age;
+  std::string tombstone_retention;
   bool json = false;
+  bool compact = false;
   po::options_description options("options", 100, 50);
   // clang-format off
   options.add_options()
@@ -179,6 +187,11 @@ int cmd_add(int argc, char** argv) {
       ("max-message-bytes", po::value(&max_message)->value_name("SIZE"), "largest envelope (default 8M)")
       ("dead-letter-retention-age", po::value(&dlq_age)->value_name("DURATION"),
        "how long dead letters are kept (default 30d)")
+      ("compact", po::bool_switch(&compact),
+       "keep only the newest message of each key (its weft-key header) in sealed segments; a message with "
+       "weft-tombstone: true deletes its key")
+      ("tombstone-retention", po::value(&tombstone_retention)->value_name("DURATION"),
+       "with --compact: how long a tombstone stays readable before compaction removes it too (default 1d)")
       ("json", po::bool_switch(&json), "print the new stream's info as JSON");
   // clang-format on
   add_sidecar_flags(options, sidecar);
@@ -202,6 +215,9 @@ int cmd_add(int argc, char** argv) {
   set("segment-bytes", segment_bytes);
   set("max-message-bytes", max_message);
   set("dead-letter-retention-age", dlq_age);
+  if (compact) set("compact", "true");
+  if (!tombstone_retention.empty() && !compact) throw UsageError("--tombstone-retention goes with --compact");
+  set("tombstone-retention", tombstone_retention);
   if (Status s = config.validate(); !s) throw UsageError(s.message());
   auto client = connect_sidecar(sidecar);
   sc::StreamAddArgs args;

@@ -57,10 +57,13 @@ received every message up to the end (it says how many it got of how many), 2 on
 // all, and the offsets it has above the floor (deliveries come in offset order, redeliveries aside).
 class EndTracker {
  public:
-  void aim(std::uint64_t first, std::uint64_t end) {
+  // compacted: offsets may be passed over (compaction removed their messages), so the run is complete once
+  // the last offset before the end came, not once every offset did.
+  void aim(std::uint64_t first, std::uint64_t end, bool compacted) {
     first_ = floor_ = first;
     end_ = std::max(first, end);
     aimed_ = true;
+    compacted_ = compacted;
   }
   void saw(std::uint64_t offset) {
     if (!aimed_) return;
@@ -77,14 +80,14 @@ class EndTracker {
   [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
   [[nodiscard]] std::uint64_t received() const noexcept { return floor_ - first_ + above_.size(); }
   [[nodiscard]] std::uint64_t expected() const noexcept { return end_ - first_; }
-  [[nodiscard]] bool complete() const noexcept { return aimed_ && floor_ >= end_; }
+  [[nodiscard]] bool complete() const noexcept { return aimed_ && (floor_ >= end_ || (compacted_ && past_end_)); }
   // weftd sent the last offset before the end (or one after it): it has nothing more to send up to the end.
   [[nodiscard]] bool reached() const noexcept { return complete() || past_end_; }
 
  private:
   std::uint64_t first_ = 0, end_ = 0, floor_ = 0;
   std::set<std::uint64_t> above_;
-  bool aimed_ = false, past_end_ = false;
+  bool aimed_ = false, past_end_ = false, compacted_ = false;
 };
 
 struct StreamSubSettings {
@@ -175,7 +178,7 @@ int run(StreamSubSettings& s) {
 
   sc::ConsumerHandlers handlers;
   handlers.on_ready = [&](const sc::ConsumingFields& ready) {
-    if (!end.aimed()) end.aim(ready.start_offset, ready.end_offset);
+    if (!end.aimed()) end.aim(ready.start_offset, ready.end_offset, ready.compacted);
     if (!s.quiet) {
       std::fprintf(stderr, "reading stream %s from offset %llu%s (end %llu)\n", ready.stream.c_str(),
                    static_cast<unsigned long long>(ready.start_offset),

@@ -79,6 +79,7 @@ struct LogStats {
   std::uint64_t segments_deleted = 0;
   std::uint64_t bytes_deleted = 0;
   std::uint64_t corrupt_reads = 0;  // reads that returned kCorruption (damaged data, never served)
+  std::uint64_t records_compacted = 0;  // removed by compact() since open
 };
 
 struct VerifyReport {
@@ -94,6 +95,13 @@ struct RetentionReport {
   std::size_t segments_deleted = 0;
   std::uint64_t bytes_deleted = 0;
   std::uint64_t first_offset = 0;  // the oldest offset left
+};
+
+struct CompactionReport {
+  std::size_t segments_rewritten = 0;
+  std::uint64_t records_removed = 0;  // by this run: superseded by a newer record of their key, or old tombstones
+  std::uint64_t bytes_reclaimed = 0;
+  std::vector<std::string> skipped;   // segments left as they were, and why (damage found in them)
 };
 
 class Log {
@@ -126,7 +134,8 @@ class Log {
   // Up to max_bytes of records (at least one, if any is readable) from `from_offset`, which must lie in
   // [first_offset(), next_offset()]. An empty batch when nothing is acknowledged past it yet. kNotFound
   // outside that range; kCorruption naming the offset when the records there are damaged (records before
-  // the damage come back first, the error on the next read). Never blocks appends.
+  // the damage come back first, the error on the next read). Never blocks appends. Records compaction
+  // removed are passed over, never returned: a batch may be empty while next_offset() moved on.
   Result<ReadBatch> read(std::uint64_t from_offset, std::size_t max_bytes) const;
   // The same records handed to `sink` one by one, without copying them: the spans are valid during the call
   // only. The sink returns false to stop before a record (it is not taken). Returns the offset the next read
@@ -161,6 +170,14 @@ class Log {
   // Deletes whole sealed segments, oldest first, beyond options.retention_bytes / retention_age.
   Result<RetentionReport> apply_retention(std::int64_t now_ns);
 
+  // Per-key compaction (compaction.cpp): in every sealed segment, a record with a key is removed when a newer
+  // acknowledged record has the same key, and a tombstone once it is older than options.tombstone_retention
+  // (timestamps against now_ns). A removed record keeps its offset and timestamp and loses its key and value
+  // (kFlagRemoved), so offsets stay consecutive and reads pass over it. Records without a key are kept. Each
+  // segment is rewritten beside the old one, synced, and renamed over it; readers of the old file finish
+  // reading it. The active segment is never rewritten.
+  Result<CompactionReport> compact(std::int64_t now_ns);
+
   // Reads every record of every segment, checks every checksum, the offsets' sequence and the indexes.
   [[nodiscard]] VerifyReport verify() const;
 
@@ -186,6 +203,10 @@ class Log {
   Log(FileSystem& fs, const Clock& clock, std::string dir, LogOptions options, RecoveredLog recovered);
 
   Result<std::shared_ptr<Segment>> roll(const std::shared_ptr<Segment>& old, std::uint64_t base);
+  // compaction.cpp: a sealed segment rewritten with the records `removed` picks turned into removed ones.
+  Result<std::shared_ptr<Segment>> rewrite_segment(const Segment& old,
+                                                   const std::function<bool(const RecordView&)>& removed,
+                                                   CompactionReport& report);
   int sync_round(bool force);
   void fire(std::vector<GroupCommit::Waiter>& waiters, const Status& status) const;
   // Enters the failed state (the first failure is kept); the waiting callbacks move to failed_waiters_, to

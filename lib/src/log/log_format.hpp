@@ -38,7 +38,8 @@ inline constexpr std::size_t kSegmentHeaderChecksumAt = 16;
 //   4  8  checksum    XXH3_64bits_withSeed(bytes 12 .. 4+length, seed = length)
 //  12  8  offset      the record's offset in the stream
 //  20  8  timestamp   signed nanoseconds since the Unix epoch; non-decreasing within a stream
-//  28  1  flags       bit 0 kFlagHasKey; bits 1-3 reserved compatible; bits 4-7 reserved incompatible
+//  28  1  flags       bit 0 kFlagHasKey; bit 1 kFlagTombstone; bits 2-3 reserved compatible;
+//                     bit 4 kFlagRemoved; bits 5-7 reserved incompatible
 //  29  1  ext_length  bytes of header extension after the fixed header; 0 in version 1; readers skip them
 //  30  2  key_length  0 unless kFlagHasKey
 //  32  .  extension (ext_length bytes), then key (key_length bytes), then value (the rest)
@@ -56,7 +57,14 @@ inline constexpr std::size_t kChecksummedFrom = 12;  // the checksum covers byte
 inline constexpr std::uint32_t kMinRecordLength = kRecordHeaderSize - kLengthFieldSize;
 
 inline constexpr std::uint8_t kFlagHasKey = 0x01;
-inline constexpr std::uint8_t kKnownFlags = kFlagHasKey;
+// The record deletes its key: compaction removes every earlier record with the key, and the tombstone itself
+// once it is older than the stream's tombstone retention. Compatible: a reader that does not know the bit
+// still delivers the record, as consumers should see a deletion.
+inline constexpr std::uint8_t kFlagTombstone = 0x02;
+// Compaction removed this record: it keeps its offset and timestamp, has no key and an empty value, and is
+// never delivered. Incompatible: a reader that does not know the bit must not take it for an empty message.
+inline constexpr std::uint8_t kFlagRemoved = 0x10;
+inline constexpr std::uint8_t kKnownFlags = kFlagHasKey | kFlagTombstone | kFlagRemoved;
 // Unknown bits in this mask mean "a reader that does not know this feature must not interpret the record".
 // Unknown bits outside it are ignored.
 inline constexpr std::uint8_t kIncompatibleFlagsMask = 0xF0;

@@ -18,6 +18,7 @@ Status LogOptions::validate() const {
   }
   if (index_interval_bytes > kMaxSegmentBytes) return Status::invalid_argument("index_interval_bytes is too large");
   if (retention_age.count() < 0) return Status::invalid_argument("retention_age must not be negative");
+  if (tombstone_retention.count() < 0) return Status::invalid_argument("tombstone_retention must not be negative");
   return Status::ok();
 }
 

@@ -43,6 +43,10 @@ struct LogOptions {
   std::uint64_t retention_bytes = 0;
   std::chrono::nanoseconds retention_age = std::chrono::hours(24 * 7);
 
+  // Compaction (Log::compact(), when the stream asks for it): a tombstone is removed too once it is older
+  // than this, so that every reader had that long to see the deletion.
+  std::chrono::nanoseconds tombstone_retention = std::chrono::hours(24);
+
   // Recovery always checks the last segment record by record. With this set it also reads every sealed
   // segment whole on open and reports any damage (slower: the whole stream is read).
   bool check_all_segments_on_open = false;

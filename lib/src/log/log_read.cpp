@@ -108,6 +108,10 @@ Result<std::uint64_t> Log::read_each(std::uint64_t from_offset, std::size_t max_
             ++expected;
             continue;
           }
+          if (rec.removed()) {  // compaction left only its offset: passed over, never handed out
+            cursor = ++expected;
+            continue;
+          }
           if (!sink(LogRecord{rec.offset, rec.timestamp, rec.key, rec.value})) {
             done = true;
             break;

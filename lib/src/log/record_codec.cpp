@@ -22,7 +22,8 @@ void encode_record(const RecordInput& input, std::uint64_t offset, std::int64_t 
   store_u32(out + kLengthAt, static_cast<std::uint32_t>(total - kLengthFieldSize));
   store_u64(out + kOffsetAt, offset);
   store_u64(out + kTimestampAt, static_cast<std::uint64_t>(timestamp));
-  out[kFlagsAt] = static_cast<std::byte>(input.key ? kFlagHasKey : 0);
+  out[kFlagsAt] = static_cast<std::byte>((input.key ? kFlagHasKey : 0) | (input.tombstone ? kFlagTombstone : 0) |
+                                         (input.removed ? kFlagRemoved : 0));
   out[kExtLengthAt] = std::byte{0};
   store_u16(out + kKeyLengthAt, static_cast<std::uint16_t>(key_size));
   std::byte* p = out + kRecordHeaderSize;
@@ -31,6 +32,9 @@ void encode_record(const RecordInput& input, std::uint64_t offset, std::int64_t 
   const auto length = static_cast<std::uint32_t>(total - kLengthFieldSize);
   store_u64(out + kChecksumAt, checksum({out + kChecksummedFrom, total - kChecksummedFrom}, length));
 }
+
+bool RecordView::removed() const noexcept { return (flags & kFlagRemoved) != 0; }
+bool RecordView::tombstone() const noexcept { return (flags & kFlagTombstone) != 0; }
 
 bool plausible_length(std::uint32_t length, std::uint32_t max_length) noexcept {
   return length >= kMinRecordLength && length <= max_length;
@@ -68,6 +72,11 @@ Decoded decode_record(std::span<const std::byte> bytes, std::uint32_t max_length
   }
   if ((flags & kFlagHasKey) == 0 && key_size != 0) {
     d.reason = "key length set without the has-key flag";
+    return d;
+  }
+  if ((flags & kFlagRemoved) != 0 && (key_size != 0 || (flags & (kFlagHasKey | kFlagTombstone)) != 0 ||
+                                      total != kRecordHeaderSize + ext)) {
+    d.reason = "a removed record carries a key or a value";
     return d;
   }
   if ((flags & kIncompatibleFlagsMask & ~kKnownFlags) != 0) {

@@ -15,6 +15,8 @@ namespace weft::detail::log {
 struct RecordInput {
   std::span<const std::byte> value;
   std::optional<std::span<const std::byte>> key;
+  bool tombstone = false;  // deletes its key (kFlagTombstone); needs a key
+  bool removed = false;    // a record compaction removed (kFlagRemoved): no key, no value
 };
 
 // A decoded record. The spans point into the bytes that were decoded.
@@ -25,6 +27,8 @@ struct RecordView {
   std::optional<std::span<const std::byte>> key;
   std::span<const std::byte> value;
   std::size_t encoded_size = 0;  // bytes the record occupies on disk
+  [[nodiscard]] bool removed() const noexcept;    // kFlagRemoved: compaction left only its offset
+  [[nodiscard]] bool tombstone() const noexcept;  // kFlagTombstone
 };
 
 // Bytes `input` takes on disk; 0 if it cannot be encoded (a key longer than kMaxKeyBytes).

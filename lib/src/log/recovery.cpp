@@ -121,7 +121,10 @@ std::vector<std::string> RecoveryReport::describe() const {
   for (std::uint64_t base : indexes_rebuilt) {
     lines.push_back("rebuilt the index files of segment " + file_name(base, FileKind::kSegment));
   }
-  for (const std::string& f : removed_files) lines.push_back("removed orphan index file " + f);
+  for (const std::string& f : removed_files) {
+    lines.push_back("removed " + f +
+                    (is_compaction_leftover(f) ? " (a compaction cut short)" : " (an index without its segment)"));
+  }
   for (const std::string& f : ignored_files) lines.push_back("ignored unknown file " + f);
   for (const std::string& w : warnings) lines.push_back("warning: " + w);
   return lines;
@@ -140,6 +143,12 @@ Result<RecoveredLog> recover_log(FileSystem& fs, const std::string& dir, const L
   std::map<std::uint64_t, Names> bases;
   for (const std::string& name : *listing) {
     auto parsed = parse_file_name(name);
+    if (!parsed && is_compaction_leftover(name) && !options.read_only) {
+      // A compaction stopped before its rename: the segment it was rewriting is still whole.
+      if (Status s = fs.remove(join_path(dir, name)); !s) return s;
+      report.removed_files.push_back(name);
+      continue;
+    }
     if (!parsed) {
       report.ignored_files.push_back(name);
       continue;

@@ -26,7 +26,7 @@ struct RecoveryReport {
   std::vector<std::uint64_t> indexes_rebuilt;  // base offsets of sealed segments whose index files were rebuilt
   std::optional<Damage> truncated;             // the torn tail cut from the last segment (read-only: to be cut)
   std::vector<Damage> damage;                  // found and kept: reads of these offsets return kCorruption
-  std::vector<std::string> removed_files;      // index files without a segment
+  std::vector<std::string> removed_files;      // index files without a segment, compaction leftovers
   std::vector<std::string> ignored_files;      // names that are not the log's
   std::vector<std::string> warnings;           // things that did not stop the open (an index not rewritten)
 

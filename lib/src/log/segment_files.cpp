@@ -85,4 +85,10 @@ Status check_segment_header(std::span<const std::byte> header, std::uint64_t exp
   return Status::ok();
 }
 
+bool is_compaction_leftover(std::string_view name) {
+  if (name.size() <= kCompactingSuffix.size() || !name.ends_with(kCompactingSuffix)) return false;
+  auto parsed = parse_file_name(name.substr(0, name.size() - kCompactingSuffix.size()));
+  return parsed && parsed->kind == FileKind::kSegment;
+}
+
 }  // namespace weft::detail::log

@@ -26,6 +26,11 @@ struct ParsedFileName {
 // The base offset and kind of a log file name; nullopt for anything else (exactly 20 digits and a known suffix).
 [[nodiscard]] std::optional<ParsedFileName> parse_file_name(std::string_view name);
 
+// A segment being rewritten by compaction is written as "<segment file name>.compacting", then renamed over
+// the segment. Recovery removes one that a crash left behind (the segment itself is whole).
+inline constexpr std::string_view kCompactingSuffix = ".compacting";
+[[nodiscard]] bool is_compaction_leftover(std::string_view name);
+
 using SegmentHeader = std::array<std::byte, kSegmentHeaderSize>;
 [[nodiscard]] SegmentHeader encode_segment_header(std::uint64_t base_offset) noexcept;
 

@@ -102,7 +102,10 @@ struct ConsumingFields {
   std::string server_id;
   bool packed = false;  // the client asked for packed DELIVERs and weftd sends them, and reads ACK ranges
   bool local_read = false;  // the client asked for DELIVER_FILE and weftd may send it
-  MSGPACK_DEFINE_MAP(consumer, stream, name, start_offset, end_offset, resumed, server_id, packed, local_read)
+  // The stream is compacted: offsets whose message compaction removed are passed over, never delivered.
+  bool compacted = false;
+  MSGPACK_DEFINE_MAP(consumer, stream, name, start_offset, end_offset, resumed, server_id, packed, local_read,
+                     compacted)
 };
 
 struct ConsumerRef {

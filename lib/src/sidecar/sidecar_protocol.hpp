@@ -126,6 +126,11 @@ inline constexpr std::string_view kOpDlqShow = "dlq.show";
 inline constexpr std::string_view kOpDlqReplay = "dlq.replay";
 inline constexpr std::string_view kOpDlqPurge = "dlq.purge";
 
+// Envelope headers weftd reads on append (docs/sidecar.md, section 11): the record's key, which compaction
+// keeps the newest message of, and a tombstone ("true" or "1"), which deletes its key.
+inline constexpr std::string_view kKeyHeader = "weft-key";
+inline constexpr std::string_view kTombstoneHeader = "weft-tombstone";
+
 // The dead-letter queue of nodes' dead letters (kDeadLetter): <data-dir>/dead-letters/_node/ in weftd, named so
 // by the dlq.* ops. No stream may take this name.
 inline constexpr std::string_view kNodeDeadLetters = "_node";

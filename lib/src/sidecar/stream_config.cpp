@@ -109,9 +109,20 @@ Status set_stream_field(StreamConfig& config, std::string_view key, std::string_
     config.fsync = std::string(value);
     return Status::ok();
   }
+  if (key == "compact") {
+    if (value == "true" || value == "yes" || value == "1") {
+      config.compact = true;
+    } else if (value == "false" || value == "no" || value == "0") {
+      config.compact = false;
+    } else {
+      return fail(Status::invalid_argument("expected true or false, not '" + std::string(value) + "'"));
+    }
+    return Status::ok();
+  }
   std::uint64_t* duration = key == "retention-age"               ? &config.retention_age_ms
                             : key == "fsync-interval"            ? &config.fsync_interval_ms
                             : key == "dead-letter-retention-age" ? &config.dead_letter_retention_age_ms
+                            : key == "tombstone-retention"       ? &config.tombstone_retention_ms
                                                                  : nullptr;
   if (duration != nullptr) {
     auto parsed = parse_duration_ms(value);
@@ -150,7 +161,8 @@ Status StreamConfig::validate() const {
   }
   if (Status s = parse_fsync(fsync).status(); !s) return s.with_context(context);
   constexpr std::uint64_t kYearMs = 366ULL * 86'400'000;
-  if (retention_age_ms > 100 * kYearMs || dead_letter_retention_age_ms > 100 * kYearMs) {
+  if (retention_age_ms > 100 * kYearMs || dead_letter_retention_age_ms > 100 * kYearMs ||
+      tombstone_retention_ms > 100 * kYearMs) {
     return Status::invalid_argument(context + ": a retention age is at most 100 years");
   }
   if (fsync_interval_ms > 60'000) return Status::invalid_argument(context + ": fsync-interval is at most 60 s");
@@ -171,6 +183,7 @@ log::LogOptions StreamConfig::log_options() const {
       std::min<std::uint64_t>(max_message_bytes + log::kRecordHeaderSize, std::numeric_limits<std::uint32_t>::max()));
   options.retention_bytes = retention_bytes;
   options.retention_age = std::chrono::milliseconds(retention_age_ms);
+  options.tombstone_retention = std::chrono::milliseconds(tombstone_retention_ms);
   options.create_if_missing = true;
   return options;
 }

@@ -33,9 +33,13 @@ struct StreamConfig {
   std::uint64_t segment_bytes = 64ULL << 20;
   std::uint64_t max_message_bytes = 8ULL << 20;  // the largest envelope an append may carry
   std::uint64_t dead_letter_retention_age_ms = 30ULL * 24 * 3600 * 1000;  // the stream's dead-letter stream
+  // Per-key compaction: sealed segments keep only the newest message of each key (the envelope's weft-key
+  // header); a tombstone (weft-tombstone: true) deletes its key and goes itself after tombstone_retention_ms.
+  bool compact = false;
+  std::uint64_t tombstone_retention_ms = 24ULL * 3600 * 1000;
 
   MSGPACK_DEFINE_MAP(name, subjects, retention_age_ms, retention_bytes, fsync, fsync_interval_ms, segment_bytes,
-                     max_message_bytes, dead_letter_retention_age_ms)
+                     max_message_bytes, dead_letter_retention_age_ms, compact, tombstone_retention_ms)
 
   // kInvalidArgument naming the first bad field.
   [[nodiscard]] Status validate() const;
@@ -55,7 +59,7 @@ Result<std::uint64_t> parse_bytes(std::string_view text);
 Result<log::FsyncPolicy> parse_fsync(std::string_view text);
 // Sets one field of `config` from its config-file / flag name: "subjects" (adds one), "retention-age",
 // "retention-bytes", "fsync", "fsync-interval", "segment-bytes", "max-message-bytes",
-// "dead-letter-retention-age".
+// "dead-letter-retention-age", "compact" (true/false), "tombstone-retention".
 Status set_stream_field(StreamConfig& config, std::string_view key, std::string_view value);
 
 // "7d", "12h", "512 MiB": how the parsers' inputs print.
