@@ -114,6 +114,19 @@ class ConsumerTest : public ::testing::Test {
     };
   }
 
+  // A durable consumer "c" as weftd stored it (ack wait 1 s, max deliver 3): everything below `floor`
+  // acknowledged, and `above` too.
+  static ConsumerState stored_durable(std::uint64_t floor, std::vector<std::uint64_t> above) {
+    ConsumerState state;
+    state.name = "c";
+    state.kind = static_cast<std::uint8_t>(ConsumerKind::kDurable);
+    state.ack_wait_ms = 1000;
+    state.max_deliver = 3;
+    state.ack_floor = floor;
+    state.acked_above = std::move(above);
+    return state;
+  }
+
   void work(Consumer& c) { c.do_work(clock_.now()); }
   void ack(Consumer& c, std::uint64_t member, std::uint64_t offset, std::uint32_t attempt,
            std::vector<sidecar::Rejection>* rejected = nullptr) {
@@ -320,14 +333,7 @@ TEST_F(ConsumerTest, WithoutAcksCreditComesBackByGrant) {
 
 TEST_F(ConsumerTest, ResumesFromStoredStateSkippingWhatWasAcknowledged) {
   append(6);
-  ConsumerState state;
-  state.name = "c";
-  state.kind = static_cast<std::uint8_t>(ConsumerKind::kDurable);
-  state.ack_wait_ms = 1000;
-  state.max_deliver = 3;
-  state.ack_floor = 2;
-  state.acked_above = {3, 5};
-  Consumer c(state, *log_, host_, dead_letter_fn());
+  Consumer c(stored_durable(2, {3, 5}), *log_, host_, dead_letter_fn());
   c.add_member({"p", 1}, 10, clock_.now());
   work(c);
   auto sent = host_.take();
@@ -406,14 +412,7 @@ TEST_F(ConsumerTest, ARangeTheMemberCouldNotReadGoesOutAgainAsCopiesAndNoMoreRan
 
 TEST_F(ConsumerTest, NoRangeHoldsAnOffsetAcknowledgedBeforeARestart) {
   append(6);
-  ConsumerState state;
-  state.name = "c";
-  state.kind = static_cast<std::uint8_t>(ConsumerKind::kDurable);
-  state.ack_wait_ms = 1000;
-  state.max_deliver = 3;
-  state.ack_floor = 1;
-  state.acked_above = {3};
-  Consumer c(state, *log_, host_, dead_letter_fn());
+  Consumer c(stored_durable(1, {3}), *log_, host_, dead_letter_fn());
   c.add_member({"p", 1, true, true}, 10, clock_.now());
   std::vector<std::uint64_t> offsets;
   for (int round = 0; round < 10 && c.next_offset() < 6; ++round) {
