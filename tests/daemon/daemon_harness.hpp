@@ -154,7 +154,7 @@ class DaemonHarness : public ::testing::Test {
     });
     if (!queued) return queued;
     for (int i = 0; i < 20 && !out; ++i) step();
-    // Under fsync = interval the acknowledgement waits for the timed fsync: time moves, a millisecond at a time.
+    // Should an acknowledgement wait for a timer (none does now), time moves, a millisecond at a time.
     for (int i = 0; i < 100 && !out; ++i) advance(std::chrono::milliseconds(1));
     if (!out) return Status::timeout("no answer");
     return std::move(*out);

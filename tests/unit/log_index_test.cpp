@@ -145,29 +145,21 @@ TEST(LogRetentionPlan, StopsAtTheFirstSegmentToKeepAndAtUnacknowledgedRecords) {
 
 // ---- Group commit ------------------------------------------------------------------------------------------
 
-TEST(LogGroupCommit, IntervalDeadlineFollowsTheOldestWaiter) {
-  GroupCommit gc(FsyncPolicy::kInterval, std::chrono::milliseconds(5));
+TEST(LogGroupCommit, AWaiterIsDueAtOnceAndAnFsyncTakesTheWaitersItCovers) {
+  GroupCommit gc;
   const Clock::TimePoint t0{std::chrono::seconds(1)};
   EXPECT_FALSE(gc.deadline());
   gc.add({0, 0}, t0, {});
   gc.add({1, 3}, t0 + std::chrono::milliseconds(3), {});
-  EXPECT_EQ(*gc.deadline(), t0 + std::chrono::milliseconds(5));
-  EXPECT_FALSE(gc.due(t0 + std::chrono::microseconds(4999)));
-  EXPECT_TRUE(gc.due(t0 + std::chrono::milliseconds(5)));
+  EXPECT_EQ(*gc.deadline(), t0);
+  EXPECT_TRUE(gc.due(t0));
   std::vector<GroupCommit::Waiter> out;
-  gc.take_covered(3, out);  // offsets 0..2 are durable: the second waiter (1..3) is not covered
+  gc.take_covered(3, out);  // offsets 0..2 are covered: the second waiter (1..3) is not
   EXPECT_EQ(out.size(), 1u);
-  EXPECT_EQ(*gc.deadline(), t0 + std::chrono::milliseconds(8));
+  EXPECT_EQ(*gc.deadline(), t0 + std::chrono::milliseconds(3));
   gc.take_covered(4, out);
   EXPECT_EQ(out.size(), 2u);
   EXPECT_TRUE(gc.empty());
-}
-
-TEST(LogGroupCommit, EveryWriteIsDueAtOnce) {
-  GroupCommit gc(FsyncPolicy::kEveryWrite, std::chrono::milliseconds(5));
-  const Clock::TimePoint t0{std::chrono::seconds(1)};
-  gc.add({0, 0}, t0, {});
-  EXPECT_TRUE(gc.due(t0));
 }
 
 }  // namespace

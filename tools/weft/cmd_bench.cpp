@@ -57,9 +57,10 @@ What runs:
   reqrep  weft: Node::request() in a loop, one in flight, answered by a handler with Node::reply();
           every round trip timed after a warm-up. zmq: REQ/REP. Default size 128 B, tcp.
   persist weft: starts weftd (next to this binary, or --weftd) with a fresh data directory and
-          one stream at each --fsync policy (default always,interval,os; always is group commit: one
-          fsync covers every append waiting). A client appends pipelined (--append-batch envelopes per
-          APPEND, --append-window APPENDs in flight): msgs/s acknowledged durable, p50/p99 APPEND ->
+          one stream at each --fsync policy (default always,interval,os; always: acknowledged after an
+          fsync, one fsync covering every append waiting; interval: acknowledged once written, fsynced
+          every 5 ms; os: acknowledged once written). A client appends pipelined (--append-batch
+          envelopes per APPEND, --append-window APPENDs in flight): msgs/s acknowledged, p50/p99 APPEND ->
           APPENDED. Then "replay": a consumer reads the stream back from its first offset; "x persist"
           is replay msgs/s / persist msgs/s. Over ipc; default sizes 128 B and 1 KiB. In a build with
           -DWEFT_BENCH_NATS=ON, also NATS JetStream (system nats: nats-server -js from $PATH, file

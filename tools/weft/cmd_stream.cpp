@@ -179,8 +179,9 @@ int cmd_add(int argc, char** argv) {
       ("retention-bytes", po::value(&retention_bytes)->value_name("SIZE"),
        "delete the oldest segments while the stream is larger (default 0: no limit)")
       ("fsync", po::value(&fsync)->value_name("POLICY"),
-       "always: acknowledge after an fsync covering the message (group commit; the default); interval: fsync "
-       "every --fsync-interval; os: acknowledge once written, fsync left to the kernel (survives crashes, "
+       "always: acknowledge after an fsync covering the message (group commit; the default); interval: "
+       "acknowledge once written and fsync within --fsync-interval (a power loss may lose that window); os: "
+       "acknowledge once written, fsync left to the kernel (survives crashes, "
        "not power loss)")
       ("fsync-interval", po::value(&fsync_interval)->value_name("DURATION"), "for --fsync interval (default 5ms)")
       ("segment-bytes", po::value(&segment_bytes)->value_name("SIZE"), "segment size (default 64M)")

@@ -21,8 +21,8 @@ struct AppendResult {
   std::uint64_t last_offset = 0;
 };
 
-// Called once per append: ok when the records are acknowledged under the stream's fsync policy (durable, for
-// kEveryWrite and kInterval), or the failure that means they never will be.
+// Called once per append: ok when the records are acknowledged under the stream's fsync policy (durable for
+// kEveryWrite; written, for kInterval and kOs), or the failure that means they never will be.
 using DurableCallback = std::function<void(const Status&, const AppendResult&)>;
 
 class GroupCommit {
@@ -33,16 +33,14 @@ class GroupCommit {
     DurableCallback callback;
   };
 
-  GroupCommit(FsyncPolicy policy, std::chrono::nanoseconds interval) : policy_(policy), interval_(interval) {}
-
   void add(AppendResult offsets, Clock::TimePoint now, DurableCallback callback) {
     waiters_.push_back({offsets, now, std::move(callback)});
   }
 
-  // When the next fsync (or, for kOs, the next round of acknowledgements) is due; nullopt if nothing waits.
+  // When the next round of acknowledgements is due (with an fsync first for kEveryWrite): at once, whenever
+  // something waits; nullopt if nothing does. kInterval's timed fsync is the Log's (it acknowledges first).
   [[nodiscard]] std::optional<Clock::TimePoint> deadline() const {
     if (waiters_.empty()) return std::nullopt;
-    if (policy_ == FsyncPolicy::kInterval) return waiters_.front().appended_at + interval_;
     return waiters_.front().appended_at;
   }
   [[nodiscard]] bool due(Clock::TimePoint now) const {
@@ -66,8 +64,6 @@ class GroupCommit {
   [[nodiscard]] std::size_t size() const noexcept { return waiters_.size(); }
 
  private:
-  FsyncPolicy policy_;
-  std::chrono::nanoseconds interval_;
   std::deque<Waiter> waiters_;
 };
 

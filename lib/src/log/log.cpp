@@ -29,8 +29,7 @@ Log::Log(FileSystem& fs, const Clock& clock, std::string dir, LogOptions options
       dir_(std::move(dir)),
       options_(options),
       recovery_(std::move(recovered.report)),
-      segments_(std::move(recovered.segments)),
-      commit_(options.fsync_policy, options.fsync_interval) {
+      segments_(std::move(recovered.segments)) {
   opened_end_ = written_end_ = synced_end_ = acked_end_ = segments_.back()->summary().next_offset;
   last_timestamp_ = std::numeric_limits<std::int64_t>::min();
   for (const auto& segment : segments_) {
@@ -109,8 +108,10 @@ Result<AppendResult> Log::append(std::span<const RecordInput> records, std::int6
   ++stats_.appends;
   stats_.records_appended += records.size();
   stats_.bytes_appended += encode_buffer_.size();
-  if (options_.fsync_policy == FsyncPolicy::kOs) acked_end_ = written_end_;
-  commit_.add(result, clock_.now(), std::move(on_durable));
+  const Clock::TimePoint now = clock_.now();
+  if (options_.fsync_policy != FsyncPolicy::kEveryWrite) acked_end_ = written_end_;
+  if (options_.fsync_policy == FsyncPolicy::kInterval && !unsynced_since_) unsynced_since_ = now;
+  commit_.add(result, now, std::move(on_durable));
   return result;
 }
 
@@ -158,25 +159,42 @@ Result<std::shared_ptr<Segment>> Log::roll(const std::shared_ptr<Segment>& old, 
 int Log::do_work(Clock::TimePoint now) {
   std::vector<GroupCommit::Waiter> failed;
   Status failure;
+  bool interval_sync_due = false;
   {
     std::lock_guard lock(mu_);
     if (failure_.is_ok()) {
-      if (!commit_.due(now)) return 0;
+      interval_sync_due = unsynced_since_ && *unsynced_since_ + options_.fsync_interval <= now;
+      if (!commit_.due(now) && !interval_sync_due) return 0;
     } else {
       failed.swap(failed_waiters_);
       failure = failure_;
     }
   }
-  if (failure.is_ok()) return sync_round(false);
+  if (failure.is_ok()) {
+    // kInterval: what was written is acknowledged now, and covered by the fsync once it is due.
+    int n = commit_due_now(now) ? sync_round(false) : 0;
+    if (interval_sync_due) n += sync_round(true);
+    return n;
+  }
   const int n = static_cast<int>(failed.size());
   fire(failed, failure);
   return n;
 }
 
+bool Log::commit_due_now(Clock::TimePoint now) const {
+  std::lock_guard lock(mu_);
+  return commit_.due(now);
+}
+
 std::optional<Clock::TimePoint> Log::next_deadline() const {
   std::lock_guard lock(mu_);
   if (!failure_.is_ok()) return failed_waiters_.empty() ? std::nullopt : std::optional(clock_.now());
-  return commit_.deadline();
+  std::optional<Clock::TimePoint> next = commit_.deadline();
+  if (unsynced_since_) {
+    const Clock::TimePoint sync_due = *unsynced_since_ + options_.fsync_interval;
+    next = next ? std::min(*next, sync_due) : sync_due;
+  }
+  return next;
 }
 
 Status Log::sync() {
@@ -196,8 +214,8 @@ int Log::sync_round(bool force) {
     if (!failure_.is_ok()) {
       done.swap(failed_waiters_);
       failure = failure_;
-    } else if (options_.fsync_policy == FsyncPolicy::kOs && !force) {
-      commit_.take_covered(written_end_, done);
+    } else if (options_.fsync_policy != FsyncPolicy::kEveryWrite && !force) {
+      commit_.take_covered(written_end_, done);  // acknowledged once written
     } else {
       target = written_end_;
       file = segments_.back()->file();
@@ -216,6 +234,12 @@ int Log::sync_round(bool force) {
       synced_end_ = std::max(synced_end_, target);
       acked_end_ = std::max(acked_end_, target);
       commit_.take_covered(target, done);
+      // Records written while the fsync ran start the next window now (a little early, never late).
+      if (synced_end_ >= written_end_) {
+        unsynced_since_.reset();
+      } else if (unsynced_since_) {
+        unsynced_since_ = clock_.now();
+      }
     } else {
       ++stats_.fsync_failures;
       s = fail(s.with_context("while syncing the log in '" + dir_ + "'"));

@@ -214,6 +214,7 @@ class Log {
   Status fail(Status why);
   [[nodiscard]] Status read_only_error(std::string_view what) const;
   std::shared_ptr<Segment> segment_for(std::uint64_t offset) const;  // requires mu_; null if none
+  [[nodiscard]] bool commit_due_now(Clock::TimePoint now) const;  // takes mu_
 
   FileSystem& fs_;
   const Clock& clock_;
@@ -230,6 +231,9 @@ class Log {
   std::vector<std::shared_ptr<Segment>> segments_;
   std::uint64_t written_end_ = 0;  // one past the last record written
   std::uint64_t synced_end_ = 0;   // one past the last record an fsync covered
+  // kInterval: since when records are written (and acknowledged) that no fsync covers yet; the next fsync is
+  // due fsync_interval after it.
+  std::optional<Clock::TimePoint> unsynced_since_;
   std::uint64_t acked_end_ = 0;    // one past the last acknowledged record; readers stop here
   std::int64_t last_timestamp_ = 0;
   bool stopped_ = false;

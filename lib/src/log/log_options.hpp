@@ -14,8 +14,9 @@ enum class FsyncPolicy {
   // Group commit with no delay: every append is acknowledged only after an fsync that covers it; one fsync
   // (run by the next do_work) covers every append waiting for it.
   kEveryWrite,
-  // Group commit on a timer: an fsync runs once the oldest unsynced append has waited fsync_interval, and
-  // covers every append written by then. A power loss can lose at most that window.
+  // Group commit on a timer: appends are acknowledged once written; an fsync runs once the oldest record no
+  // fsync covers has waited fsync_interval, and covers every record written by then. A process crash loses
+  // nothing; a power loss can lose what was acknowledged within that window.
   kInterval,
   // No fsync for appends (the kernel writes back when it likes). Appends are acknowledged once written to
   // the page cache: safe against a process crash, not against a power loss.
