@@ -209,6 +209,7 @@ int Log::sync_round(bool force) {
   Status failure;
   std::uint64_t target = 0;
   std::shared_ptr<File> file;
+  Clock::TimePoint started{};  // when `target` was taken: whatever is written later, it is written after this
   {
     std::lock_guard lock(mu_);
     if (!failure_.is_ok()) {
@@ -219,6 +220,7 @@ int Log::sync_round(bool force) {
     } else {
       target = written_end_;
       file = segments_.back()->file();
+      started = clock_.now();
     }
   }
   if (!file) {
@@ -234,11 +236,11 @@ int Log::sync_round(bool force) {
       synced_end_ = std::max(synced_end_, target);
       acked_end_ = std::max(acked_end_, target);
       commit_.take_covered(target, done);
-      // Records written while the fsync ran start the next window now (a little early, never late).
+      // Records written while the fsync ran start the next window when it started (a little early, never late).
       if (synced_end_ >= written_end_) {
         unsynced_since_.reset();
       } else if (unsynced_since_) {
-        unsynced_since_ = clock_.now();
+        unsynced_since_ = started;
       }
     } else {
       ++stats_.fsync_failures;
