@@ -50,12 +50,23 @@ Result<CompactionReport> Log::compact(std::int64_t now_ns) {
     limit = acked_end_;
   }
   CompactionReport report;
-  // The newest acknowledged offset of every key, over every segment (the active one included).
-  std::unordered_map<std::string, std::uint64_t> newest;
+  // The newest acknowledged record of every key, over every segment (the active one included), and which
+  // segments hold a record to remove: one read of the stream decides both.
+  struct Newest {
+    std::uint64_t offset = 0;
+    std::size_t segment = 0;
+    bool tombstone = false;
+    std::int64_t timestamp = 0;
+  };
+  std::unordered_map<std::string, Newest> newest;
   std::vector<bool> readable(segments.size(), true);
+  std::vector<bool> holds_removable(segments.size(), false);
   for (std::size_t i = 0; i < segments.size(); ++i) {
     Status walked = walk(*segments[i], limit, [&](const RecordView& r) {
-      if (r.key && !r.removed()) newest[key_of(r)] = r.offset;
+      if (!r.key || r.removed()) return;
+      auto [it, added] = newest.try_emplace(key_of(r));
+      if (!added) holds_removable[it->second.segment] = true;  // the record it held is superseded
+      it->second = {r.offset, i, r.tombstone(), r.timestamp};
     });
     if (!walked) {
       // A damaged segment is left as it is (reads report its damage); its keys still count where readable.
@@ -64,18 +75,18 @@ Result<CompactionReport> Log::compact(std::int64_t now_ns) {
     }
   }
   const std::int64_t tombstone_cutoff = now_ns - options_.tombstone_retention.count();
+  for (const auto& [key, n] : newest) {
+    if (n.tombstone && n.timestamp < tombstone_cutoff) holds_removable[n.segment] = true;
+  }
   auto removable = [&](const RecordView& r) {
     if (r.removed() || !r.key) return false;
     auto it = newest.find(key_of(r));
-    if (it == newest.end() || it->second != r.offset) return true;  // a newer record has its key
-    return r.tombstone() && r.timestamp < tombstone_cutoff;        // the deletion was there long enough
+    if (it == newest.end() || it->second.offset != r.offset) return true;  // a newer record has its key
+    return r.tombstone() && r.timestamp < tombstone_cutoff;               // the deletion was there long enough
   };
   for (std::size_t i = 0; i + 1 < segments.size(); ++i) {
     const Segment& segment = *segments[i];
-    if (!readable[i] || !segment.sealed() || segment.summary().next_offset > limit) continue;
-    std::uint64_t to_remove = 0;
-    (void)walk(segment, limit, [&](const RecordView& r) { to_remove += removable(r) ? 1 : 0; });
-    if (to_remove == 0) continue;
+    if (!holds_removable[i] || !readable[i] || !segment.sealed() || segment.summary().next_offset > limit) continue;
     auto rewritten = rewrite_segment(segment, removable, report);
     if (!rewritten) return rewritten.status().with_context("while compacting");
     std::lock_guard lock(mu_);
