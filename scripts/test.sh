@@ -53,7 +53,7 @@ cmake -S "$root" -B "$build_root/tsan" -G Ninja -DWEFT_WARNINGS_AS_ERRORS=ON "${
   -DWEFT_SANITIZE=thread -DWEFT_BUILD_TOOLS=OFF -DWEFT_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$build_root/tsan" -j "$jobs" --target node_test queues_test
 step "node and queue tests under ThreadSanitizer"
-TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp" run_tests "$build_root/tsan" -R '^(Node|Transports|Malformed|FakeTransportNode|PublishQueue|SpscRing)'
+TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp" run_tests "$build_root/tsan" -R '^(Node|Transports|Malformed|FakeTransportNode|PublishQueue|SpscRing|OutboxRoom)'
 
 step "install, then build an outside project against it"
 "$root/tests/package/package_test.sh" "$build_root/main" "$build_root/package"

@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
 
+#include "node/outbox_room.hpp"
 #include "node/publish_queue.hpp"
 #include "node/spsc_ring.hpp"
 
@@ -144,6 +147,106 @@ TEST(SpscRing, CrossesThreadsWithoutLoss) {
     ++expected;
   }
   producer.join();
+}
+
+
+// The outbox's occupancy: reserved without a lock where there is room, waited for under one where there is not.
+constexpr std::size_t kNoByteLimit = 1 << 30;
+
+TEST(OutboxRoom, HoldsAtMostItsLimitInMessagesAndInBytes) {
+  OutboxRoom room;
+  EXPECT_TRUE(room.try_reserve(40, 3, 100));
+  EXPECT_TRUE(room.try_reserve(40, 3, 100));
+  EXPECT_FALSE(room.try_reserve(40, 3, 100)) << "120 bytes over a bound of 100";
+  EXPECT_TRUE(room.try_reserve(20, 3, 100));
+  EXPECT_FALSE(room.try_reserve(0, 3, 100)) << "a fourth message over a bound of 3";
+  EXPECT_EQ(room.messages(), 3u) << "a refused reservation gives back what it took";
+  EXPECT_EQ(room.bytes(), 100u);
+  room.release(1, 40);
+  EXPECT_TRUE(room.try_reserve(40, 3, 100));
+}
+
+TEST(OutboxRoom, AMessageAloneMayExceedTheByteBound) {
+  OutboxRoom room;
+  EXPECT_TRUE(room.try_reserve(1000, 10, 100)) << "an empty outbox takes a message larger than its byte bound";
+  EXPECT_FALSE(room.try_reserve(1, 10, 100)) << "but nothing beside it";
+}
+
+TEST(OutboxRoom, AReleaseLargerThanWhatIsHeldLeavesItEmpty) {
+  OutboxRoom room;
+  room.reserve(10);
+  room.release(1, 50);  // a request reserves its payload's size and its larger envelope is released
+  EXPECT_EQ(room.messages(), 0u);
+  EXPECT_EQ(room.bytes(), 0u);
+  EXPECT_TRUE(room.try_reserve(100, 1, 100));
+  EXPECT_FALSE(room.try_reserve(1, 1, 100));
+}
+
+TEST(OutboxRoom, AWaitingPublisherTakesRoomAsSoonAsItIsReleased) {
+  OutboxRoom room;
+  ASSERT_TRUE(room.try_reserve(8, 1, kNoByteLimit));
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<bool> taken{false};
+  std::thread publisher([&] {
+    taken = room.reserve_until(8, 1, kNoByteLimit, start + std::chrono::seconds(30), [] { return false; });
+  });
+  room.release(1, 8);  // before or after the publisher began to wait: either way it must not miss it
+  publisher.join();
+  EXPECT_TRUE(taken.load());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "the release was missed";
+  EXPECT_EQ(room.messages(), 1u);
+}
+
+TEST(OutboxRoom, AWaitEndsWhenItsCallerGivesUp) {
+  OutboxRoom room;
+  ASSERT_TRUE(room.try_reserve(8, 1, kNoByteLimit));
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<bool> closed{false};
+  std::atomic<bool> taken{true};
+  std::thread publisher([&] {
+    taken = room.reserve_until(8, 1, kNoByteLimit, start + std::chrono::seconds(30), [&] { return closed.load(); });
+  });
+  closed = true;
+  room.notify_all();
+  publisher.join();
+  EXPECT_FALSE(taken.load());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(room.messages(), 1u);
+}
+
+TEST(OutboxRoom, PublishersRacingForRoomNeverHoldMoreThanTheLimit) {
+  constexpr std::size_t kLimit = 4;
+  constexpr int kPublishers = 4;
+  constexpr int kRounds = 20000;
+  OutboxRoom room;
+  std::atomic<int> held{0};
+  std::atomic<int> most_held{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> publishers;
+  for (int p = 0; p < kPublishers; ++p) {
+    publishers.emplace_back([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        bool taken = room.try_reserve(1, kLimit, kNoByteLimit) ||
+                     room.reserve_until(1, kLimit, kNoByteLimit,
+                                        std::chrono::steady_clock::now() + std::chrono::seconds(30), [] { return false; });
+        if (!taken) {
+          ++refused;
+          continue;
+        }
+        const int now_held = ++held;
+        int most = most_held.load();
+        while (now_held > most && !most_held.compare_exchange_weak(most, now_held)) {
+        }
+        --held;
+        room.release(1, 1);
+      }
+    });
+  }
+  for (auto& publisher : publishers) publisher.join();
+  EXPECT_LE(most_held.load(), static_cast<int>(kLimit));
+  EXPECT_EQ(refused.load(), 0) << "a waiting publisher missed the room released while it waited";
+  EXPECT_EQ(room.messages(), 0u);
+  EXPECT_EQ(room.bytes(), 0u);
 }
 
 }  // namespace

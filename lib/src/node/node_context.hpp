@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "node/outbox_room.hpp"
 #include "node/publish_queue.hpp"
 #include "reliable/ack_queue.hpp"
 #include "node/spsc_ring.hpp"
@@ -183,41 +184,29 @@ struct NodeContext {
   AckQueue acks;
 
   // The at-least-once outbox's occupancy, reserved by publish() and released by the I/O thread.
-  std::mutex outbox_mutex;
-  std::condition_variable outbox_cv;
-  std::size_t outbox_messages = 0;
-  std::size_t outbox_bytes = 0;
-  // Persistent messages publish() handed to the I/O thread and weftd has not answered yet (also under
-  // outbox_mutex, signalled by outbox_cv: wait_for_acknowledgements() waits for both to empty).
-  std::size_t persistent_in_flight = 0;
+  OutboxRoom outbox_room;
+  // Persistent messages publish() handed to the I/O thread and weftd has not answered yet: changed under
+  // persistent_mutex, signalled by persistent_cv; an atomic, since wait_for_acknowledgements() reads it too.
+  std::mutex persistent_mutex;
+  std::condition_variable persistent_cv;
+  std::atomic<std::size_t> persistent_in_flight{0};
   void release_persistent(std::size_t count) {
     {
-      std::lock_guard lock(outbox_mutex);
-      persistent_in_flight -= std::min(persistent_in_flight, count);
+      std::lock_guard lock(persistent_mutex);
+      persistent_in_flight.store(persistent_in_flight.load() - std::min(persistent_in_flight.load(), count));
     }
-    outbox_cv.notify_all();
+    persistent_cv.notify_all();
+    outbox_room.wake_waiters();  // wait_for_acknowledgements() waits for both to empty
   }
   // Whether weftd answered the last time the sidecar agent asked (set on the I/O thread): while it is false a
   // persistent publish fails at once rather than wait out the request timeout.
   std::atomic<bool> sidecar_up{false};
   std::atomic<bool> sidecar_down{false};
   // A message taken back from the disk outbox occupies the outbox like a published one.
-  void reserve_restored(std::size_t bytes) {
-    std::lock_guard lock(outbox_mutex);
-    ++outbox_messages;
-    outbox_bytes += bytes;
-  }
+  void reserve_restored(std::size_t bytes) { outbox_room.reserve(bytes); }
   void release_outbox(std::size_t bytes) { release_outbox(1, bytes); }
-  // Many messages at once (the completions of one I/O pass): one lock and one notification.
-  void release_outbox(std::size_t messages, std::size_t bytes) {
-    if (messages == 0 && bytes == 0) return;
-    {
-      std::lock_guard lock(outbox_mutex);
-      outbox_messages -= std::min(outbox_messages, messages);
-      outbox_bytes -= std::min(outbox_bytes, bytes);
-    }
-    outbox_cv.notify_all();
-  }
+  // Many messages at once (the completions of one I/O pass): one release.
+  void release_outbox(std::size_t messages, std::size_t bytes) { outbox_room.release(messages, bytes); }
 
   // The consumers peers registered here, for wait_for_subscribers() and request()'s "no responders".
   void set_consumers(std::vector<ConsumerInfo> list) { remote_filters.set_consumers(std::move(list)); }

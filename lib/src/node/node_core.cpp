@@ -308,11 +308,8 @@ std::vector<std::string> NodeCore::subscriber_endpoints() const { return subscri
 NodeStats NodeCore::stats() const {
   NodeStats s = context_->counters.snapshot();
   s.remote_subscriptions = context_->remote_filters.total();
-  {
-    std::lock_guard lock(context_->outbox_mutex);
-    s.reliable.outstanding = context_->outbox_messages;
-    s.persistent.in_flight = context_->persistent_in_flight;
-  }
+  s.reliable.outstanding = context_->outbox_room.messages();
+  s.persistent.in_flight = context_->persistent_in_flight.load(std::memory_order_relaxed);
   s.persistent.sidecar_up = context_->sidecar_up.load(std::memory_order_relaxed);
   for (const ConsumerInfo& c : context_->remote_filters.consumers()) {
     s.consumers.push_back({c.key, c.queue, c.pattern, c.members});
@@ -325,11 +322,13 @@ NodeStats NodeCore::stats() const {
 void NodeCore::close() noexcept {
   context_->closed.store(true, std::memory_order_relaxed);
   close_reliability();
-  // Callers waiting for room among the persistent messages in flight return now, with a closed status.
+  // Callers waiting for room in the outbox or among the persistent messages in flight return now, with a
+  // closed status.
   {
-    std::lock_guard lock(context_->outbox_mutex);
+    std::lock_guard lock(context_->persistent_mutex);
   }
-  context_->outbox_cv.notify_all();
+  context_->persistent_cv.notify_all();
+  context_->outbox_room.notify_all();
   // Callers blocked in publish() (kBlock) or wait_for_subscribers() return now, with a closed status.
   context_->publish_queue.wake_all_waiters();
   context_->remote_filters.close();

@@ -59,15 +59,15 @@ bool NodeCore::is_persistent_subject(std::string_view subject) const {
 Status NodeCore::reserve_persistent() {
   NodeContext& context = *context_;
   const std::size_t limit = context.options.sidecar.max_in_flight;
-  std::unique_lock lock(context.outbox_mutex);
-  auto has_room = [&] { return context.persistent_in_flight < limit; };
+  std::unique_lock lock(context.persistent_mutex);
+  auto has_room = [&] { return context.persistent_in_flight.load() < limit; };
   if (!has_room()) {
     auto full = [&] {
-      return std::to_string(context.persistent_in_flight) +
+      return std::to_string(context.persistent_in_flight.load()) +
              " persistent messages wait for weftd's acknowledgement (NodeOptions::sidecar.max_in_flight)";
     };
     if (context.options.outbox.policy != OutboxPolicy::kBlock) return Status::back_pressure(full());
-    if (!context.outbox_cv.wait_for(lock, context.options.outbox.block_timeout, [&] {
+    if (!context.persistent_cv.wait_for(lock, context.options.outbox.block_timeout, [&] {
           return has_room() || context.closed.load(std::memory_order_relaxed);
         })) {
       return Status::timeout(full() + ", for " + std::to_string(context.options.outbox.block_timeout.count()) +
@@ -75,7 +75,7 @@ Status NodeCore::reserve_persistent() {
     }
     if (context.closed.load(std::memory_order_relaxed)) return Status::closed("the node is closed");
   }
-  ++context.persistent_in_flight;
+  context.persistent_in_flight.fetch_add(1);
   return Status::ok();
 }
 

@@ -125,34 +125,33 @@ std::string NodeCore::control_endpoint() const { return reliability_ ? reliabili
 Status NodeCore::reserve_outbox(std::size_t bytes) {
   NodeContext& context = *context_;
   const OutboxOptions& limits = context.options.outbox;
-  std::unique_lock lock(context.outbox_mutex);
-  auto has_room = [&] {
-    return context.outbox_messages < limits.max_messages &&
-           (context.outbox_bytes + bytes <= limits.max_bytes || context.outbox_messages == 0);
-  };
-  if (!has_room()) {
-    switch (limits.policy) {
-      case OutboxPolicy::kDropOldest:
-        break;  // the I/O thread fails the oldest to make room
-      case OutboxPolicy::kReject:
-        NodeCounters::add(context.counters.outbox_rejected);
-        return Status::back_pressure("the at-least-once outbox is full (" + std::to_string(context.outbox_messages) +
-                                     " messages, " + std::to_string(context.outbox_bytes) +
-                                     " bytes): consumers are not acknowledging fast enough");
-      case OutboxPolicy::kBlock:
-        if (!context.outbox_cv.wait_for(lock, limits.block_timeout, [&] {
-              return has_room() || context.closed.load(std::memory_order_relaxed);
-            })) {
-          NodeCounters::add(context.counters.outbox_rejected);
-          return Status::timeout("the at-least-once outbox stayed full for " +
-                                 std::to_string(limits.block_timeout.count()) + " ms");
-        }
-        if (context.closed.load(std::memory_order_relaxed)) return Status::closed("the node is closed");
-        break;
-    }
+  OutboxRoom& room = context.outbox_room;
+  if (limits.policy == OutboxPolicy::kDropOldest) {
+    room.reserve(bytes);  // the I/O thread fails the oldest to make room
+    return Status::ok();
   }
-  ++context.outbox_messages;
-  context.outbox_bytes += bytes;
+  if (room.try_reserve(bytes, limits.max_messages, limits.max_bytes)) return Status::ok();
+  auto full = [&] {
+    return "the at-least-once outbox is full (" + std::to_string(room.messages()) + " messages, " +
+           std::to_string(room.bytes()) + " bytes)";
+  };
+  if (limits.policy == OutboxPolicy::kReject) {
+    NodeCounters::add(context.counters.outbox_rejected);
+    return Status::back_pressure(full() + ": consumers are not acknowledging fast enough");
+  }
+  const bool reserved =
+      room.reserve_until(bytes, limits.max_messages, limits.max_bytes,
+                         std::chrono::steady_clock::now() + limits.block_timeout,
+                         [&] { return context.closed.load(std::memory_order_relaxed); });
+  if (context.closed.load(std::memory_order_relaxed)) {
+    if (reserved) room.release(1, bytes);
+    return Status::closed("the node is closed");
+  }
+  if (!reserved) {
+    NodeCounters::add(context.counters.outbox_rejected);
+    return Status::timeout("the at-least-once outbox stayed full for " + std::to_string(limits.block_timeout.count()) +
+                           " ms");
+  }
   return Status::ok();
 }
 
@@ -191,14 +190,13 @@ Status NodeCore::wait_for_acknowledgements(std::chrono::milliseconds timeout) {
   // First everything queued must reach the outbox, then the outbox must empty.
   auto deadline = std::chrono::steady_clock::now() + timeout;
   if (Status flushed = flush(timeout); !flushed) return flushed;
-  std::unique_lock lock(context.outbox_mutex);
-  if (context.outbox_cv.wait_until(lock, deadline, [&] {
-        return context.outbox_messages == 0 && context.persistent_in_flight == 0;
+  if (context.outbox_room.wait_until(deadline, [&] {
+        return context.outbox_room.messages() == 0 && context.persistent_in_flight.load() == 0;
       })) {
     return Status::ok();
   }
-  return Status::timeout(std::to_string(context.outbox_messages) + " at-least-once and " +
-                         std::to_string(context.persistent_in_flight) +
+  return Status::timeout(std::to_string(context.outbox_room.messages()) + " at-least-once and " +
+                         std::to_string(context.persistent_in_flight.load()) +
                          " persistent message(s) still unacknowledged after " + std::to_string(timeout.count()) +
                          " ms");
 }
@@ -244,7 +242,7 @@ void NodeCore::forget_consumer(std::uint64_t subscription_id) {
 void NodeCore::close_reliability() noexcept {
   if (!reliability_) return;
   reliability_->pending.close();
-  context_->outbox_cv.notify_all();
+  context_->outbox_room.notify_all();
 }
 
 Result<OwnedMessage> NodeCore::request(std::string_view subject, std::span<const std::byte> payload,
