@@ -216,7 +216,7 @@ void add_reliable_sub_options(po::options_description& options, ReliableSubFlags
        "with --durable/--queue: after N deliveries a message goes to the publisher's dead-letter queue "
        "(default 5)")
       ("max-in-flight", po::value(&flags.max_in_flight)->value_name("N"),
-       "with --durable/--queue: hold at most N unacknowledged messages per publisher (default 1024)")
+       "with --durable/--queue: hold at most N unacknowledged messages per publisher (default 2048)")
       ("control-bind", po::value(&node.control_bind)->value_name("ENDPOINT"),
        "where publishers reach this subscriber's control channel (default tcp://127.0.0.1:* or beside "
        "--bind; give a reachable address when publishers are on other hosts)");

@@ -72,7 +72,7 @@ int settle_reliable(Node& node, const ReliablePubFlags& flags, const AckTally& a
 struct ReliableSubFlags {
   double ack_wait_seconds = 30;
   std::uint32_t max_deliver = 5;
-  std::uint32_t max_in_flight = 1024;
+  std::uint32_t max_in_flight = 2048;  // SubscribeOptions::max_in_flight's default
 };
 
 // Adds --durable, --queue, --ack-wait, --max-deliver, --max-in-flight and --control-bind.

@@ -111,8 +111,10 @@ struct SubscribeOptions {
   std::chrono::milliseconds ack_wait{30000};
   // After this many deliveries without an acknowledgement a message goes to the dead-letter queue.
   std::uint32_t max_deliver = 5;
-  // Deliveries this subscription holds unacknowledged at most, per publisher (the credit it grants).
-  std::uint32_t max_in_flight = 1024;
+  // Deliveries this subscription holds unacknowledged at most, per publisher (the credit it grants). The
+  // default is two full DELIVERs (1,024 messages each): one on its way while the handlers work through the other,
+  // so that neither side waits for the other's round trip.
+  std::uint32_t max_in_flight = 2048;
   // Duplicates with the same value of this header within the window are suppressed (empty: only the
   // per-stream sequence window applies).
   std::string idempotency_header = "weft-idempotency-key";

@@ -9,9 +9,10 @@ namespace weft::detail {
 
 namespace {
 
-// A batch of deliveries to one member: at most this many messages and bytes in one control message. As many as
-// the default credit (SubscribeOptions::max_in_flight, 1,024): a member whose acknowledgements free its whole
-// credit gets it back in one DELIVER, one acknowledgement round, one wake-up of each side's threads. At 256
+// A batch of deliveries to one member: at most this many messages and bytes in one control message. Half the
+// default credit (SubscribeOptions::max_in_flight, 2,048): a member acknowledging one batch has the next one
+// already, and gets the freed credit back in one DELIVER, one acknowledgement round, one wake-up of each side's
+// threads. With the credit equal to one batch, each side waited for the other's round trip. At 256
 // messages and 256 KiB (4 DELIVERs for a 1,024 credit) a pinned bench ran 15-25% slower (docs/performance.md).
 // The body stays well under the control channel's frame limit (NodeOptions::max_frame_size x 2 + 1 MiB).
 constexpr std::size_t kMaxBatchMessages = 1024;
