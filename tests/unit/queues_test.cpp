@@ -107,6 +107,28 @@ TEST(PublishQueue, ManyProducersLoseNothingAndKeepEachProducersOrder) {
   EXPECT_TRUE(q.empty());
 }
 
+TEST(PublishQueue, AProducerPacedByTheQueuedCountWaitsUntilTheConsumerTakesSome) {
+  PublishQueue q(16, 1 << 20);
+  for (std::uint64_t i = 0; i < 4; ++i) push_number(q, i);
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<std::uint64_t> queued_when_done{0};
+  std::thread producer([&] {
+    q.wait_while_queued(3, std::chrono::seconds(30), [] { return false; });
+    queued_when_done = q.pushed() - q.popped();
+  });
+  // Four queued, pacing at three: the producer goes on only once the consumer has taken two (with 4 or 3 queued
+  // it would record that).
+  q.pop();
+  q.notify_room();
+  q.pop();
+  q.notify_room();
+  producer.join();
+  EXPECT_EQ(queued_when_done.load(), 2u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "a pop was missed";
+  // Below the pace: no wait at all, whatever the timeout.
+  q.wait_while_queued(3, std::chrono::hours(1), [] { return false; });
+}
+
 TEST(SpscRing, MovesValuesThroughInOrder) {
   SpscRing<std::unique_ptr<int>> ring(3);  // rounded up to 4
   EXPECT_EQ(ring.capacity(), 4u);
