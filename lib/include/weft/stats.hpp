@@ -115,7 +115,7 @@ struct NodeStats {
   // Publishing side.
   std::uint64_t published = 0;    // accepted by publish()
   std::uint64_t rejected = 0;     // refused by publish() because the publish queue was full
-  std::uint64_t sent = 0;         // handed to ZeroMQ
+  std::uint64_t sent = 0;         // handed to ZeroMQ (at least once: only when a peer subscribes plainly)
   std::uint64_t dropped_hwm = 0;  // refused by a subscriber's high-water mark (kDrop) and discarded
   std::uint64_t send_errors = 0;  // discarded because the transport failed (the node is shutting down)
   std::uint64_t discarded_on_close = 0;  // still queued when the linger ran out

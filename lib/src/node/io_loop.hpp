@@ -77,6 +77,8 @@ class IoLoop {
   std::size_t send_publications();
   bool send_batch(std::string_view subject, zmq::message_t& body, std::size_t count);
   zmq::message_t build_batch(std::size_t count, std::size_t bytes);
+  bool to_consumers_only(std::string_view subject, std::size_t count);
+  void keep_all(std::size_t count);
   std::uint64_t stamp(PublishItem& item);
   void keep(PublishItem& item, std::uint64_t sequence, Clock::TimePoint now, bool hand_over);
   void finish_publications(std::size_t count);

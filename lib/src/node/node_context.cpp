@@ -118,6 +118,14 @@ std::size_t RemoteFilters::count_overlapping(std::string_view pattern) const {
   return count_locked(pattern);
 }
 
+bool RemoteFilters::any_filter_for(std::string_view subject) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [filter, n] : counts_) {
+    if (subject.starts_with(filter)) return true;
+  }
+  return false;
+}
+
 std::uint64_t RemoteFilters::total() const {
   std::lock_guard lock(mutex_);
   return total_;

@@ -89,6 +89,8 @@ class RemoteFilters {
   [[nodiscard]] std::vector<ConsumerInfo> consumers() const;
   // Filters that could let through some subject the pattern matches.
   [[nodiscard]] std::size_t count_overlapping(std::string_view pattern) const;
+  // Whether a peer's subscribing socket holds a filter that lets `subject` through (consumers aside).
+  [[nodiscard]] bool any_filter_for(std::string_view subject) const;
   [[nodiscard]] std::uint64_t total() const;
   // Bumped by every subscription event, the node's own announcements' included: cheap to poll for change.
   [[nodiscard]] std::uint64_t changes() const noexcept { return changes_.load(std::memory_order_relaxed); }
