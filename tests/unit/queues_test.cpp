@@ -112,8 +112,9 @@ TEST(PublishQueue, AProducerPacedByTheQueuedCountWaitsUntilTheConsumerTakesSome)
   for (std::uint64_t i = 0; i < 4; ++i) push_number(q, i);
   const auto start = std::chrono::steady_clock::now();
   std::atomic<std::uint64_t> queued_when_done{0};
+  std::atomic<bool> paced{false};
   std::thread producer([&] {
-    q.wait_while_queued(3, std::chrono::seconds(30), [] { return false; });
+    paced = q.wait_while_queued(3, std::chrono::seconds(30), [] { return false; });
     queued_when_done = q.pushed() - q.popped();
   });
   // Four queued, pacing at three: the producer goes on only once the consumer has taken two (with 4 or 3 queued
@@ -123,10 +124,15 @@ TEST(PublishQueue, AProducerPacedByTheQueuedCountWaitsUntilTheConsumerTakesSome)
   q.pop();
   q.notify_room();
   producer.join();
+  EXPECT_TRUE(paced.load());
   EXPECT_EQ(queued_when_done.load(), 2u);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "a pop was missed";
   // Below the pace: no wait at all, whatever the timeout.
-  q.wait_while_queued(3, std::chrono::hours(1), [] { return false; });
+  EXPECT_TRUE(q.wait_while_queued(3, std::chrono::hours(1), [] { return false; }));
+  // A consumer that takes nothing: false once the timeout has passed, or at once when the caller gives up.
+  push_number(q, 4);
+  EXPECT_FALSE(q.wait_while_queued(3, std::chrono::milliseconds(20), [] { return false; }));
+  EXPECT_FALSE(q.wait_while_queued(3, std::chrono::hours(1), [] { return true; }));
 }
 
 TEST(SpscRing, MovesValuesThroughInOrder) {

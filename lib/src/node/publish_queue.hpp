@@ -195,17 +195,19 @@ class PublishQueue {
   }
 
   // Producer: waits while `count` messages or more are queued (pushed and not yet popped), for at most
-  // `timeout` or until give_up(). Pacing for a producer that gains nothing by running further ahead of the
-  // consumer. Reads no clock unless it waits.
+  // `timeout` or until give_up(). For a producer that gains nothing by running further ahead of the consumer.
+  // True once fewer are queued; reads no clock unless it waits.
   template <typename GiveUp>
-  void wait_while_queued(std::uint64_t count, std::chrono::milliseconds timeout, GiveUp give_up) {
+  bool wait_while_queued(std::uint64_t count, std::chrono::milliseconds timeout, GiveUp give_up) {
     std::uint64_t popped_before = popped();
-    if (pushed() - popped_before < count) return;
+    if (pushed() - popped_before < count) return true;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (pushed() - popped_before >= count && !give_up() && std::chrono::steady_clock::now() < deadline) {
+    while (!give_up() && std::chrono::steady_clock::now() < deadline) {
       wait_for_room(popped_before, deadline, give_up);
       popped_before = popped();
+      if (pushed() - popped_before < count) return true;
     }
+    return false;
   }
 
   // Wakes every producer waiting for room, so that it can see that the node closed.
