@@ -79,17 +79,18 @@ struct Completions {
         latencies_us.push_back(duration<double, std::micro>(now - published).count());
         last = now;
       }
-      acknowledged.store(acknowledged.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      acknowledged.store(acknowledged.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     } else {
       {
         std::lock_guard lock(mutex);
         if (first_failure.empty()) first_failure = status.to_string();
       }
-      failed.store(failed.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      failed.store(failed.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     }
   }
+  // Acquire: once it counts a message, what its completion wrote under the lock is visible to the next lock.
   std::uint64_t settled() const {
-    return acknowledged.load(std::memory_order_relaxed) + failed.load(std::memory_order_relaxed);
+    return acknowledged.load(std::memory_order_acquire) + failed.load(std::memory_order_acquire);
   }
 };
 
