@@ -159,12 +159,14 @@ Result<std::shared_ptr<Segment>> Log::roll(const std::shared_ptr<Segment>& old, 
 int Log::do_work(Clock::TimePoint now) {
   std::vector<GroupCommit::Waiter> failed;
   Status failure;
+  bool commit_due = false;
   bool interval_sync_due = false;
   {
     std::lock_guard lock(mu_);
     if (failure_.is_ok()) {
+      commit_due = commit_.due(now);
       interval_sync_due = unsynced_since_ && *unsynced_since_ + options_.fsync_interval <= now;
-      if (!commit_.due(now) && !interval_sync_due) return 0;
+      if (!commit_due && !interval_sync_due) return 0;
     } else {
       failed.swap(failed_waiters_);
       failure = failure_;
@@ -172,18 +174,13 @@ int Log::do_work(Clock::TimePoint now) {
   }
   if (failure.is_ok()) {
     // kInterval: what was written is acknowledged now, and covered by the fsync once it is due.
-    int n = commit_due_now(now) ? sync_round(false) : 0;
+    int n = commit_due ? sync_round(false) : 0;
     if (interval_sync_due) n += sync_round(true);
     return n;
   }
   const int n = static_cast<int>(failed.size());
   fire(failed, failure);
   return n;
-}
-
-bool Log::commit_due_now(Clock::TimePoint now) const {
-  std::lock_guard lock(mu_);
-  return commit_.due(now);
 }
 
 std::optional<Clock::TimePoint> Log::next_deadline() const {

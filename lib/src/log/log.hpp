@@ -214,7 +214,6 @@ class Log {
   Status fail(Status why);
   [[nodiscard]] Status read_only_error(std::string_view what) const;
   std::shared_ptr<Segment> segment_for(std::uint64_t offset) const;  // requires mu_; null if none
-  [[nodiscard]] bool commit_due_now(Clock::TimePoint now) const;  // takes mu_
 
   FileSystem& fs_;
   const Clock& clock_;
